@@ -1,0 +1,86 @@
+/* lua_core.c: builds the imapsift.core module table from the glue parts
+ * and holds the helpers that turn core errors into Lua values. */
+#include "lua_core.h"
+
+#include <lauxlib.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua_command.h"
+#include "lua_response.h"
+
+void isf_lua_push_error(lua_State *L, const struct isf_error *e)
+{
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, isf_err_kind(e->code));
+    lua_setfield(L, -2, "kind");
+    lua_pushstring(L, e->msg[0] ? e->msg : isf_err_kind(e->code));
+    lua_setfield(L, -2, "text");
+}
+
+int isf_lua_fail(lua_State *L, const struct isf_error *e)
+{
+    lua_pushnil(L);
+    isf_lua_push_error(L, e);
+    return 2;
+}
+
+/* base64_encode(bytes) -> text (RFC 4648, for SASL exchanges). */
+static int l_b64_encode(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    luaL_Buffer b;
+    char *out;
+    int len;
+
+    if (n > 0x3fffffff)
+        return luaL_argerror(L, 1, "too long");
+    out = luaL_buffinitsize(L, &b, 4 * ((n + 2) / 3) + 1);
+    len = EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s,
+                          (int)n);
+    luaL_pushresultsize(&b, (size_t)len);
+    return 1;
+}
+
+/* base64_decode(text) -> bytes | nil (invalid input). */
+static int l_b64_decode(lua_State *L)
+{
+    size_t n, pad = 0;
+    const char *s = luaL_checklstring(L, 1, &n);
+    luaL_Buffer b;
+    char *out;
+    int len;
+
+    if (n % 4 != 0 || n > 0x3fffffff) {
+        lua_pushnil(L);
+        return 1;
+    }
+    while (pad < 2 && pad < n && s[n - 1 - pad] == '=')
+        pad++;
+    out = luaL_buffinitsize(L, &b, n / 4 * 3 + 1);
+    len = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)s,
+                          (int)n);
+    if (len < 0 || (size_t)len < pad) {
+        lua_pushnil(L);
+        return 1;
+    }
+    luaL_pushresultsize(&b, (size_t)len - pad);
+    return 1;
+}
+
+int isf_lua_open(lua_State *L)
+{
+    lua_newtable(L);
+    lua_pushcfunction(L, l_b64_encode);
+    lua_setfield(L, -2, "base64_encode");
+    lua_pushcfunction(L, l_b64_decode);
+    lua_setfield(L, -2, "base64_decode");
+    isf_lua_open_response(L);
+    isf_lua_open_command(L);
+    isf_lua_open_conn(L);
+    lua_pushliteral(L, "imapsift.core 0.1");
+    lua_setfield(L, -2, "_VERSION");
+    return 1;
+}

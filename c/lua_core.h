@@ -1,0 +1,23 @@
+/* lua_core.h: the Lua module imapsift.core: its opener, shared by the
+ * host (which preloads it) and by the loadable core.so, and the helpers
+ * every glue file uses. */
+#ifndef ISF_LUA_CORE_H
+#define ISF_LUA_CORE_H
+
+#include <lua.h>
+
+#include "err.h"
+
+/* Pushes the module table. */
+int isf_lua_open(lua_State *L);
+
+/* Pushes an error table { kind = "protocol"|..., text = message }. */
+void isf_lua_push_error(lua_State *L, const struct isf_error *e);
+
+/* Returns nil, error table: the usual failure return of core functions. */
+int isf_lua_fail(lua_State *L, const struct isf_error *e);
+
+/* Adds connect, spawn and the Connection metatable (lua_conn.c). */
+void isf_lua_open_conn(lua_State *L);
+
+#endif

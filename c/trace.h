@@ -1,0 +1,21 @@
+/* trace.h: safe one-line renderings of protocol traffic and server text:
+ * control characters escaped, literal contents elided, so that nothing a
+ * server sends can drive a terminal or forge log lines. */
+#ifndef ISF_TRACE_H
+#define ISF_TRACE_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "parser.h"
+
+/* Append s with every byte outside 0x20-0x7e written as
+ * \xHH, except that valid UTF-8 sequences are kept when utf8 != 0. */
+int isf_escape(struct isf_buf *out, const char *s, size_t n, int utf8);
+
+/* Append a one-line rendering of r ("* 3 FETCH (UID 7 BODY[] {4096})"):
+ * quoted strings re-quoted and escaped, literals shown as {n} with their
+ * contents left out, text escaped. */
+int isf_trace_response(struct isf_buf *out, const struct isf_response *r);
+
+#endif

@@ -1,0 +1,491 @@
+-- imapsift.commands: imaplib's commands as methods of the connection
+-- object, each returning parsed Lua values. Message sets are UIDs unless
+-- opts.seq is true; long sets are split over several commands and the
+-- results merged. RFC 3501 / RFC 9051 section 6, RFC 4315 (UIDPLUS),
+-- RFC 6851 (MOVE), RFC 4731 (ESEARCH), RFC 2342 (NAMESPACE), RFC 2971
+-- (ID), RFC 5161 (ENABLE), RFC 3691 (UNSELECT), RFC 7162 (CONDSTORE).
+
+local core = require "imapsift.core"
+local errors = require "imapsift.error"
+local set = require "imapsift.set"
+local search = require "imapsift.search"
+local Connection = require("imapsift.connection").Connection
+
+local function usage(command, fmt, ...)
+  errors.raise{ kind = "usage", command = command, text = fmt:format(...) }
+end
+
+local function q(name) return '"' .. errors.escape(name) .. '"' end
+
+local function mbox(name, command)
+  if type(name) ~= "string" or name == "" then
+    usage(command, "mailbox name must be a non-empty string")
+  end
+  return { mailbox = name }
+end
+
+-- Mailbox names from the server: modified UTF-7 unless UTF8=ACCEPT.
+function Connection:decode_name(s)
+  if self.utf8 or s == nil then return s end
+  return core.mutf7_decode(s) or s
+end
+
+local function data_of(list, typ)
+  local out = {}
+  for _, r in ipairs(list) do
+    if r.type == typ then out[#out + 1] = r end
+  end
+  return out
+end
+
+-- Runs name over a message set, split to keep each line short; calls
+-- build(piece) for the arguments. Returns the untagged data of all runs.
+function Connection:run_set(name, msgset, build, what, opts, mutating)
+  opts = opts or {}
+  local uid = not opts.seq
+  local full = uid and ("UID " .. name) or name
+  local pieces = set.split(msgset, self.max_line - 200)
+  local all, last = {}, nil
+  for _, piece in ipairs(pieces) do
+    local runner = mutating and self.mutate or self.run
+    local tagged, data = runner(self, full, build(piece), what, opts.each)
+    last = tagged
+    for _, r in ipairs(data or {}) do all[#all + 1] = r end
+  end
+  return all, last
+end
+
+---------------------------------------------------------------------------
+-- Any state
+
+function Connection:capability()
+  local _, data = self:run("CAPABILITY", nil, "CAPABILITY")
+  local caps = data_of(data, "CAPABILITY")
+  if #caps == 0 then
+    errors.raise{ kind = "protocol", command = "CAPABILITY",
+      text = "server sent no CAPABILITY response" }
+  end
+  return self.capabilities
+end
+
+function Connection:noop()
+  local _, data = self:run("NOOP", nil, "NOOP")
+  return data
+end
+
+function Connection:logout()
+  if self.conn == nil then return end
+  self.logging_out = true
+  local ok, err = pcall(self.run, self, "LOGOUT", nil, "LOGOUT")
+  self:close()
+  if not ok and not (errors.is(err) and
+      (err.kind == "closed" or err.kind == "bye")) then
+    error(err, 0)
+  end
+  return true
+end
+
+function Connection:id(params)
+  local args = { false }
+  if params then
+    local list = {}
+    for k, v in pairs(params) do
+      list[#list + 1] = { qstr = tostring(k) }
+      list[#list + 1] = { qstr = tostring(v) }
+    end
+    args[1] = list
+  else
+    args[1] = "NIL"
+  end
+  local _, data = self:run("ID", args, "ID")
+  local r = data_of(data, "ID")[1]
+  return r and r.params or {}
+end
+
+---------------------------------------------------------------------------
+-- Not authenticated
+
+function Connection:login(user, password)
+  local what = "LOGIN as " .. q(tostring(user))
+  if type(user) ~= "string" or type(password) ~= "string" then
+    usage(what, "user and password must be strings")
+  end
+  if not self:secure() and not self.opts.allow_plaintext then
+    usage(what, "refusing to send a password over a plaintext connection" ..
+      " (use tls = \"implicit\" or \"starttls\", or set allow_plaintext)")
+  end
+  if self.capabilities.LOGINDISABLED then
+    usage(what, "server has disabled LOGIN (LOGINDISABLED)")
+  end
+  local tagged = self:run("LOGIN", { { str = user }, { secret = password } },
+    what)
+  self:after_auth(tagged)
+  return tagged.text
+end
+
+function Connection:after_auth(tagged)
+  if not (tagged.code and tagged.code.name == "CAPABILITY") then
+    self:capability()
+  end
+end
+
+local b64enc, b64dec = core.base64_encode, core.base64_decode
+
+-- authenticate(mechanism, fn): fn(challenge) returns the response bytes
+-- (nil cancels). Challenges and responses are base64 on the wire.
+function Connection:authenticate(mechanism, fn)
+  local what = "AUTHENTICATE " .. tostring(mechanism)
+  if type(fn) ~= "function" then usage(what, "needs a function") end
+  local tag = self:send("AUTHENTICATE", { mechanism }, what)
+  while true do
+    local r = self:read_response(what)
+    if r.kind == "continue" then
+      local ok, resp = pcall(fn, b64dec(r.text or "") or "")
+      if not ok or resp == nil then
+        self.conn:write_line("*")
+      else
+        self.conn:write_line(b64enc(resp), true)
+      end
+    elseif r.kind == "tagged" and r.tag == tag then
+      local tagged = self:finish(r, what)
+      self:after_auth(tagged)
+      return tagged.text
+    elseif r.kind == "untagged" then
+      self:absorb(r)
+    end
+  end
+end
+
+---------------------------------------------------------------------------
+-- Authenticated
+
+local function parse_select(self, name, data, tagged, readonly)
+  local box = { name = name, flags = {}, permanentflags = {},
+    readonly = readonly }
+  self.mailbox = box
+  for _, r in ipairs(data) do
+    if r.type == "EXISTS" then box.exists = r.n
+    elseif r.type == "RECENT" then box.recent = r.n
+    elseif r.type == "FLAGS" then box.flags = r.flags
+    elseif r.code then self:absorb_code(r) end
+  end
+  local code = tagged.code and tagged.code.name
+  if code == "READ-ONLY" then box.readonly = true
+  elseif code == "READ-WRITE" then box.readonly = false end
+  box.exists = box.exists or 0
+  return box
+end
+
+-- select(name [, opts]) -> mailbox table; opts.readonly uses EXAMINE,
+-- opts.condstore asks for CONDSTORE (RFC 7162).
+function Connection:select(name, opts)
+  opts = opts or {}
+  local cmd = opts.readonly and "EXAMINE" or "SELECT"
+  local what = cmd .. " " .. q(tostring(name))
+  local args = { mbox(name, what) }
+  if opts.condstore then args[2] = { "CONDSTORE" } end
+  self.mailbox = { name = name, readonly = opts.readonly and true or false }
+  local ok, tagged, data = pcall(self.run, self, cmd, args, what)
+  if not ok then self.mailbox = nil; error(tagged, 0) end
+  return parse_select(self, name, data, tagged, opts.readonly and true or false)
+end
+
+function Connection:examine(name)
+  return self:select(name, { readonly = true })
+end
+
+local function simple(cmdname)
+  return function(self, name)
+    local what = cmdname .. " " .. q(tostring(name))
+    self:mutate(cmdname, { mbox(name, what) }, what)
+    return true
+  end
+end
+
+Connection.create = simple("CREATE")
+Connection.delete = simple("DELETE")
+Connection.subscribe = simple("SUBSCRIBE")
+Connection.unsubscribe = simple("UNSUBSCRIBE")
+
+function Connection:rename(old, new)
+  local what = "RENAME " .. q(tostring(old)) .. " to " .. q(tostring(new))
+  self:mutate("RENAME", { mbox(old, what), mbox(new, what) }, what)
+  return true
+end
+
+local function list_cmd(self, cmd, ref, pattern)
+  ref, pattern = ref or "", pattern or "*"
+  local what = cmd .. " " .. q(ref) .. " " .. q(pattern)
+  local refarg = ref == "" and { qstr = "" } or { mailbox = ref }
+  local _, data = self:run(cmd, { refarg, { mailbox = pattern } }, what)
+  local out = {}
+  for _, r in ipairs(data_of(data, cmd)) do
+    out[#out + 1] = { name = self:decode_name(r.name),
+      delimiter = r.delimiter, flags = r.flags, ext = r.ext }
+  end
+  return out
+end
+
+function Connection:list(ref, pattern) return list_cmd(self, "LIST", ref, pattern) end
+function Connection:lsub(ref, pattern) return list_cmd(self, "LSUB", ref, pattern) end
+
+local STATUS_ITEMS = { "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN" }
+
+-- status(name [, items]) -> { messages = n, ... } (lower-case keys)
+function Connection:status(name, items)
+  local what = "STATUS " .. q(tostring(name))
+  local list = {}
+  for i, it in ipairs(items or STATUS_ITEMS) do list[i] = it:upper() end
+  local _, data = self:run("STATUS", { mbox(name, what), list }, what)
+  local r = data_of(data, "STATUS")[1]
+  return r and r.items or {}
+end
+
+-- append(name, message [, opts{ flags, date }]) -> { uidvalidity, uid }
+-- or true when the server gives no APPENDUID.
+function Connection:append(name, message, opts)
+  opts = opts or {}
+  local what = "APPEND to " .. q(tostring(name))
+  if type(message) ~= "string" then usage(what, "message must be a string") end
+  local args = { mbox(name, what) }
+  if opts.flags then args[#args + 1] = opts.flags end
+  if opts.date then args[#args + 1] = { qstr = opts.date } end
+  args[#args + 1] = { literal = message }
+  local tagged = self:mutate("APPEND", args, what)
+  local code = tagged and tagged.code
+  if code and code.name == "APPENDUID" and type(code.value) == "table" then
+    return { uidvalidity = code.value.uidvalidity,
+      uid = set.expand(code.value.uids)[1], uids = code.value.uids }
+  end
+  return true
+end
+
+function Connection:namespace()
+  local _, data = self:run("NAMESPACE", nil, "NAMESPACE")
+  local r = data_of(data, "NAMESPACE")[1] or {}
+  return { personal = r.personal or {}, other = r.other or {},
+    shared = r.shared or {} }
+end
+
+function Connection:enable(...)
+  local caps = { ... }
+  if type(caps[1]) == "table" then caps = caps[1] end
+  local _, data = self:run("ENABLE", caps, "ENABLE")
+  local enabled = {}
+  for _, r in ipairs(data_of(data, "ENABLED")) do
+    for _, c in ipairs(r.caps) do
+      enabled[#enabled + 1] = c
+      if c:upper() == "UTF8=ACCEPT" then self.utf8 = true end
+    end
+  end
+  return enabled
+end
+
+---------------------------------------------------------------------------
+-- Selected
+
+function Connection:check()
+  self:run("CHECK", nil, "CHECK")
+  return true
+end
+
+function Connection:close_mailbox()
+  local what = "CLOSE " .. q(self.mailbox and self.mailbox.name or "?")
+  self:mutate("CLOSE", nil, what)
+  self.mailbox = nil
+  return true
+end
+
+function Connection:unselect()
+  if not self.capabilities.UNSELECT then
+    usage("UNSELECT", "server lacks UNSELECT (use close_mailbox)")
+  end
+  self:run("UNSELECT", nil, "UNSELECT")
+  self.mailbox = nil
+  return true
+end
+
+local function expunged(data)
+  local out = {}
+  for _, r in ipairs(data_of(data, "EXPUNGE")) do out[#out + 1] = r.n end
+  return out
+end
+
+-- expunge([uids]) -> sequence numbers expunged. With uids, UID EXPUNGE
+-- (UIDPLUS) removes only those messages.
+function Connection:expunge(uids)
+  local what = "EXPUNGE in " .. q(self.mailbox and self.mailbox.name or "?")
+  if uids == nil then
+    local _, data = self:mutate("EXPUNGE", nil, what)
+    return expunged(data or {})
+  end
+  if not self.capabilities.UIDPLUS then
+    usage(what, "UID EXPUNGE needs UIDPLUS, which the server lacks")
+  end
+  local data = self:run_set("EXPUNGE", uids, function(p) return { p } end,
+    what, nil, true)
+  return expunged(data)
+end
+
+-- search(criteria [, opts]) -> ascending UIDs (sequence numbers with
+-- opts.seq). Uses ESEARCH when offered, so big results travel as ranges.
+function Connection:search(criteria, opts)
+  opts = opts or {}
+  local ok, keys, eightbit = pcall(search.encode, criteria, set)
+  if not ok then usage("SEARCH", "%s", tostring(keys)) end
+  local args = {}
+  local esearch = self.capabilities.ESEARCH
+  if esearch then args[#args + 1] = "RETURN"; args[#args + 1] = { "ALL" } end
+  if eightbit and not self.utf8 then
+    args[#args + 1] = "CHARSET"; args[#args + 1] = "UTF-8"
+  end
+  for _, k in ipairs(keys) do args[#args + 1] = k end
+  local name = opts.seq and "SEARCH" or "UID SEARCH"
+  local _, data = self:run(name, args, "SEARCH")
+  local out = {}
+  for _, r in ipairs(data) do
+    if r.type == "SEARCH" then
+      for _, n in ipairs(r.nums) do out[#out + 1] = n end
+    elseif r.type == "ESEARCH" and r.all then
+      for _, n in ipairs(set.expand(r.all)) do out[#out + 1] = n end
+    end
+  end
+  table.sort(out)
+  return out
+end
+
+local function item_list(items, what)
+  if type(items) == "string" then items = { items } end
+  if type(items) ~= "table" or #items == 0 then
+    usage(what, "fetch items must be a non-empty array of strings")
+  end
+  local list = {}
+  for i, it in ipairs(items) do
+    if type(it) ~= "string" then usage(what, "fetch item %d is not a string", i) end
+    list[i] = it
+  end
+  return list
+end
+
+-- fetch(set, items [, opts]) -> array of message tables in server order.
+-- opts.each(msg) streams messages instead of collecting them;
+-- opts.changedsince adds the CONDSTORE modifier.
+function Connection:fetch(msgset, items, opts)
+  opts = opts or {}
+  local what = "FETCH"
+  local list = item_list(items, what)
+  local each = opts.each and function(r)
+    if r.type == "FETCH" then opts.each(r); return true end
+  end
+  local data = self:run_set("FETCH", msgset, function(piece)
+    local args = { piece, list }
+    if opts.changedsince then
+      args[3] = { "CHANGEDSINCE", opts.changedsince }
+    end
+    return args
+  end, what, { seq = opts.seq, each = each })
+  return data_of(data, "FETCH")
+end
+
+-- store(set, mode, flags [, opts]) -> FETCH results (empty with
+-- opts.silent). mode: "+FLAGS", "-FLAGS" or "FLAGS".
+function Connection:store(msgset, mode, flags, opts)
+  opts = opts or {}
+  local what = "STORE " .. tostring(mode)
+  local m = type(mode) == "string" and mode:upper() or ""
+  if not (m == "+FLAGS" or m == "-FLAGS" or m == "FLAGS" or
+      m:match("^[+-]?FLAGS%.SILENT$")) then
+    usage(what, "mode must be +FLAGS, -FLAGS or FLAGS")
+  end
+  if opts.silent and not m:find("SILENT") then m = m .. ".SILENT" end
+  if type(flags) == "string" then flags = { flags } end
+  local data = self:run_set("STORE", msgset, function(piece)
+    local args = { piece }
+    if opts.unchangedsince then
+      args[#args + 1] = { "UNCHANGEDSINCE", opts.unchangedsince }
+    end
+    args[#args + 1] = m
+    args[#args + 1] = flags
+    return args
+  end, what, opts, true)
+  return data_of(data, "FETCH")
+end
+
+-- COPYUID from a tagged or untagged response code, merged over pieces.
+local function copyuid_of(responses, mapping)
+  for _, r in ipairs(responses) do
+    local c = r.code
+    if c and c.name == "COPYUID" and type(c.value) == "table" then
+      mapping = mapping or { source = {}, dest = {} }
+      mapping.uidvalidity = c.value.uidvalidity
+      for _, v in ipairs(set.expand(c.value.source)) do
+        mapping.source[#mapping.source + 1] = v
+      end
+      for _, v in ipairs(set.expand(c.value.dest)) do
+        mapping.dest[#mapping.dest + 1] = v
+      end
+    end
+  end
+  return mapping
+end
+
+-- Runs COPY or MOVE over the pieces of msgset, collecting COPYUID.
+function Connection:transfer(cmd, msgset, dest, opts)
+  opts = opts or {}
+  local what = cmd .. " to " .. q(tostring(dest))
+  local target = mbox(dest, what)
+  local full = opts.seq and cmd or ("UID " .. cmd)
+  local mapping
+  for _, piece in ipairs(set.split(msgset, self.max_line - 200)) do
+    local tagged, data = self:mutate(full, { piece, target }, what)
+    if tagged then
+      mapping = copyuid_of(data or {}, mapping)
+      mapping = copyuid_of({ tagged }, mapping)
+    end
+  end
+  return mapping or true
+end
+
+-- copy(set, mailbox [, opts]) -> { uidvalidity, source, dest } or true
+function Connection:copy(msgset, dest, opts)
+  return self:transfer("COPY", msgset, dest, opts)
+end
+
+-- move(set, mailbox [, opts]): MOVE when offered; otherwise COPY, then
+-- \Deleted and UID EXPUNGE of exactly those UIDs (a plain EXPUNGE only
+-- with opts.expunge_all, since it also removes other deleted mail).
+function Connection:move(msgset, dest, opts)
+  opts = opts or {}
+  if self.capabilities.MOVE then
+    return self:transfer("MOVE", msgset, dest, opts)
+  end
+  local what = "MOVE to " .. q(tostring(dest))
+  if opts.seq then usage(what, "the MOVE fallback needs UIDs, not sequence numbers") end
+  if not self.capabilities.UIDPLUS and not opts.expunge_all then
+    usage(what, "server lacks MOVE and UIDPLUS; pass expunge_all = true " ..
+      "to allow a plain EXPUNGE (it also removes other \\Deleted mail)")
+  end
+  local mapping = self:transfer("COPY", msgset, dest, opts)
+  self:store(msgset, "+FLAGS.SILENT", { "\\Deleted" })
+  if self.capabilities.UIDPLUS then self:expunge(msgset) else self:expunge() end
+  return mapping
+end
+
+-- command(name, args) -> tagged, untagged: anything not covered above.
+-- args use the encoder's forms (see imapsift.core).
+function Connection:command(name, args, opts)
+  if type(name) ~= "string" then usage("command", "name must be a string") end
+  local runner = (opts and opts.mutating == false) and self.run or self.mutate
+  return runner(self, name:upper(), args, name:upper())
+end
+
+-- response(type) -> the untagged responses of that type received so
+-- far, which are then forgotten (imaplib's response()).
+function Connection:response(typ)
+  typ = tostring(typ):upper()
+  local list = self.untagged[typ] or {}
+  self.untagged[typ] = nil
+  return list
+end
+
+return Connection

@@ -1,0 +1,320 @@
+-- imapsift.connection: the connection object. Opens the transport (TCP,
+-- implicit TLS, mandatory STARTTLS, or a subprocess stream), logs in, and
+-- offers imaplib's commands as methods that return parsed Lua values.
+-- Every command goes through one place (run), every mutating command
+-- through mutate (where a dry run can intercept it), and every untagged
+-- response through absorb (mailbox state, capabilities, alerts).
+-- RFC 3501, RFC 9051, RFC 2595 (STARTTLS), RFC 4315 (UIDPLUS), RFC 6851
+-- (MOVE), RFC 7888 (LITERAL+), RFC 4731 (ESEARCH), RFC 2971 (ID),
+-- RFC 5161 (ENABLE), RFC 3691 (UNSELECT), RFC 7162 (CONDSTORE).
+
+local core = require "imapsift.core"
+local errors = require "imapsift.error"
+local set = require "imapsift.set"
+local search = require "imapsift.search"
+
+local M = {}
+local Connection = {}
+Connection.__index = Connection
+M.Connection = Connection
+
+local DEFAULT_PORT = { implicit = 993, starttls = 143, none = 143 }
+local MAX_LINE = 8000 -- a safe command length for every server
+
+local function usage(command, fmt, ...)
+  errors.raise{ kind = "usage", command = command, text = fmt:format(...) }
+end
+
+local function quote_name(name)
+  return '"' .. errors.escape(name) .. '"'
+end
+
+---------------------------------------------------------------------------
+-- Responses
+
+-- Remember untagged data by type for response(); update the mailbox and
+-- the capabilities; report alerts.
+local KEEP = 1000 -- untagged responses kept per type for response()
+
+function Connection:remember(r)
+  local acc = self.untagged[r.type]
+  if not acc then acc = {}; self.untagged[r.type] = acc end
+  if #acc >= KEEP then
+    table.move(acc, KEEP // 2 + 1, #acc, 1)
+    for i = #acc, KEEP - KEEP // 2 + 1, -1 do acc[i] = nil end
+  end
+  acc[#acc + 1] = r
+end
+
+function Connection:absorb(r)
+  local t = r.type
+  local box = self.mailbox
+  if t == "EXISTS" and box then box.exists = r.n
+  elseif t == "RECENT" and box then box.recent = r.n
+  elseif t == "EXPUNGE" and box and box.exists then box.exists = box.exists - 1
+  elseif t == "FLAGS" and box then box.flags = r.flags
+  elseif t == "CAPABILITY" then self:set_capabilities(r.caps)
+  elseif t == "BYE" then self.bye = r
+  end
+  if r.code then self:absorb_code(r) end
+end
+
+function Connection:absorb_code(r)
+  local name, box = r.code.name, self.mailbox
+  if name == "CAPABILITY" then
+    self:set_capabilities(r.code.value)
+  elseif name == "ALERT" then
+    self.alerts[#self.alerts + 1] = r.text
+    if self.on_alert then self.on_alert(r.text) end
+  elseif box and name == "READ-ONLY" and box.readonly == false then
+    box.readonly = true
+    self.became_readonly = true
+  elseif box and (name == "UIDNEXT" or name == "UIDVALIDITY" or
+      name == "UNSEEN" or name == "HIGHESTMODSEQ") then
+    box[name:lower()] = r.code.value
+  elseif box and name == "PERMANENTFLAGS" then
+    box.permanentflags = r.code.value
+  end
+end
+
+function Connection:set_capabilities(list)
+  local caps = {}
+  for _, c in ipairs(list or {}) do caps[c:upper()] = true end
+  self.capabilities = caps
+end
+
+-- Reads one response or raises a structured error naming command.
+function Connection:read_response(command, timeout)
+  local r, err = self.conn:read(timeout)
+  if not r then
+    if self.bye and err.kind == "closed" then
+      local e = errors.from_response(self.bye, command)
+      e.kind = "bye"
+      error(e, 0)
+    end
+    error(errors.from_core(err, command), 0)
+  end
+  return r
+end
+
+---------------------------------------------------------------------------
+-- Running commands
+
+function Connection:command_flags()
+  local caps = self.capabilities
+  return {
+    literal_plus = caps["LITERAL+"], literal_minus = caps["LITERAL-"],
+    utf8 = self.utf8, binary = caps.BINARY,
+  }
+end
+
+-- send(name, args, what) -> tag; what names the command in errors.
+function Connection:send(name, args, what)
+  if self.conn == nil then usage(what or name, "connection is closed") end
+  local tag, err = self.conn:send(name, args, self:command_flags())
+  if not tag then error(errors.from_core(err, what or name), 0) end
+  return tag
+end
+
+-- wait(tag, what, each) -> tagged response, untagged responses
+-- Reads until tag completes. Untagged responses are absorbed and
+-- collected, or handed to each(r) (streaming) when each returns true for
+-- them. Raises on NO, BAD, BYE and transport failures.
+function Connection:wait(tag, what, each)
+  local data = {}
+  while true do
+    local r = self:read_response(what)
+    if r.kind == "tagged" then
+      if r.tag == tag then return self:finish(r, what), data end
+      self.completed[r.tag] = r
+    elseif r.kind == "untagged" then
+      self:absorb(r)
+      if r.type == "BYE" and self.logging_out then
+        -- expected during LOGOUT
+      elseif r.type == "BYE" then
+        local e = errors.from_response(r, what)
+        e.kind = "bye"
+        self:close()
+        error(e, 0)
+      end
+      if not (each and each(r)) then
+        data[#data + 1] = r
+        self:remember(r)
+      end
+    end
+  end
+end
+
+-- Checks a tagged completion: NO and BAD raise; a mailbox that turned
+-- read-only raises "readonly" (imaplib's readonly).
+function Connection:finish(r, what)
+  if r.code then self:absorb_code(r) end
+  if r.status ~= "OK" then error(errors.from_response(r, what), 0) end
+  if self.became_readonly then
+    self.became_readonly = false
+    errors.raise{ kind = "readonly", command = what, code = "READ-ONLY",
+      text = "mailbox " .. (self.mailbox and self.mailbox.name or "?") ..
+        " is now read-only" }
+  end
+  return r
+end
+
+-- run(name, args, what, each) -> tagged, untagged array
+function Connection:run(name, args, what, each)
+  local tag = self:send(name, args, what)
+  return self:wait(tag, what, each)
+end
+
+-- mutate: the single door for commands that change mail or mailboxes.
+-- When self.intercept is set (a dry run), it is called with
+-- (name, args, what) and its results are returned instead of sending.
+function Connection:mutate(name, args, what, each)
+  if self.intercept then return self.intercept(name, args, what) end
+  return self:run(name, args, what, each)
+end
+
+---------------------------------------------------------------------------
+-- Connecting
+
+local function open_transport(opts)
+  if opts.command then
+    return core.spawn{ command = opts.command, timeout = opts.timeout,
+      limits = opts.limits }
+  end
+  return core.connect{ host = opts.host, port = opts.port,
+    timeout = opts.timeout, limits = opts.limits }
+end
+
+function Connection:tls_handshake(what)
+  local o = self.opts
+  if o.verify == false then
+    io.stderr:write("imapsift: warning: TLS certificate verification is ",
+      "disabled for ", errors.escape(o.host), "\n")
+  end
+  local ok, err = self.conn:starttls{ servername = o.servername or o.host,
+    ca_file = o.ca_file, ca_path = o.ca_path, verify = o.verify ~= false }
+  if not ok then
+    local e = errors.from_core(err, what)
+    self:close()
+    error(e, 0)
+  end
+end
+
+function Connection:read_greeting()
+  local r = self:read_response("greeting")
+  if r.kind ~= "untagged" then
+    errors.raise{ kind = "protocol", command = "greeting",
+      text = "server did not greet the client" }
+  end
+  self.greeting = r
+  if r.code then self:absorb_code(r) end
+  if r.status == "BYE" then
+    self:close()
+    local e = errors.from_response(r, "greeting")
+    e.kind = "bye"
+    error(e, 0)
+  elseif r.status ~= "OK" and r.status ~= "PREAUTH" then
+    errors.raise{ kind = "protocol", command = "greeting",
+      text = "unexpected greeting: " .. tostring(r.type) }
+  end
+  return r
+end
+
+-- STARTTLS is required, never opportunistic: anything short of a clean
+-- upgrade fails before a credential or mailbox name is sent.
+function Connection:upgrade_starttls()
+  if self.greeting.status == "PREAUTH" then
+    self:close()
+    errors.raise{ kind = "tls", command = "STARTTLS",
+      text = "server greeted with PREAUTH on a plaintext connection; " ..
+        "refusing to continue without TLS" }
+  end
+  if not self.capabilities.STARTTLS then self:capability() end
+  if not self.capabilities.STARTTLS then
+    self:close()
+    errors.raise{ kind = "tls", command = "STARTTLS",
+      text = "server does not offer STARTTLS" }
+  end
+  local ok, err = pcall(self.run, self, "STARTTLS", nil, "STARTTLS")
+  if not ok then
+    self:close()
+    if errors.is(err) then err.kind = "tls" end
+    error(err, 0)
+  end
+  self:tls_handshake("STARTTLS")
+  -- Nothing learned before TLS can be trusted.
+  self.capabilities, self.untagged = {}, {}
+  self:capability()
+end
+
+function Connection:secure()
+  return self.tls_mode ~= "none" or self.opts.command ~= nil
+end
+
+-- connect(opts) -> connection. See init.lua for the options.
+function M.connect(opts)
+  if type(opts) ~= "table" then
+    error("imapsift.connect needs a table of options", 2)
+  end
+  local tls = opts.tls or (opts.command and "none" or "implicit")
+  if not DEFAULT_PORT[tls] then
+    error(("tls must be \"implicit\", \"starttls\" or \"none\", not %q")
+      :format(tostring(tls)), 2)
+  end
+  opts.host = opts.host or "localhost"
+  opts.port = opts.port or DEFAULT_PORT[tls]
+  local self = setmetatable({ opts = opts, tls_mode = tls, capabilities = {},
+    untagged = {}, completed = {}, alerts = {}, utf8 = false,
+    max_line = opts.max_line or MAX_LINE, on_alert = opts.on_alert },
+    Connection)
+  local where = opts.command and ("command " .. opts.command)
+    or (opts.host .. ":" .. opts.port)
+  local conn, err = open_transport(opts)
+  if not conn then error(errors.from_core(err, "connect to " .. where), 0) end
+  self.conn = conn
+  if opts.trace then self:set_trace(opts.trace) end
+  if tls == "implicit" then self:tls_handshake("connect to " .. where) end
+  self:read_greeting()
+  if tls == "starttls" then self:upgrade_starttls() end
+  if opts.user then
+    if opts.password == nil then
+      error("connect: user given without password", 2)
+    end
+    self:login(opts.user, opts.password)
+  end
+  return self
+end
+
+---------------------------------------------------------------------------
+-- Object basics
+
+function Connection:state()
+  if self.conn == nil then return "LOGOUT" end
+  return self.conn:state()
+end
+
+function Connection:set_trace(t)
+  if t == true or (math.type(t) == "integer" and t > 0) then
+    t = function(dir, line) io.stderr:write(dir, ": ", line, "\n") end
+  elseif not t then
+    t = nil
+  end
+  self.conn:set_trace(t)
+end
+
+function Connection:close()
+  if self.conn then self.conn:close() end
+  self.conn = nil
+  self.mailbox = nil
+end
+
+Connection.__close = Connection.close
+Connection.__gc = Connection.close
+
+function Connection:__tostring()
+  local where = self.opts.command and "command" or
+    (self.opts.host .. ":" .. self.opts.port)
+  return ("imapsift connection %s (%s)"):format(where, self:state())
+end
+
+return M

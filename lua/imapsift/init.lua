@@ -1,0 +1,37 @@
+-- imapsift: the module rule scripts require. It gathers the connection
+-- object and the helpers:
+--
+--   local imapsift = require "imapsift"
+--   local imap = imapsift.connect{
+--     host = "imap.example.org",  -- default "localhost"
+--     port = 993,                  -- default 993 (implicit), 143 otherwise
+--     tls = "implicit",            -- "implicit" | "starttls" | "none"
+--     ca_file = nil, ca_path = nil,-- default: the system trust store
+--     verify = true,               -- false must be asked for (warns)
+--     servername = nil,            -- name to verify, default host
+--     user = "alice", password = "secret",  -- log in during connect
+--     allow_plaintext = false,     -- LOGIN over tls = "none"
+--     command = nil,               -- run a command and talk over its
+--                                  -- stdin/stdout instead of a socket
+--     timeout = 60,                -- seconds for connect, read, write
+--     trace = false,               -- true or function(dir, line)
+--     limits = { max_line, max_literal, max_response, max_depth },
+--     max_line = 8000,             -- longest command line sent
+--   }
+
+local core = require "imapsift.core"
+local connection = require "imapsift.connection"
+require "imapsift.commands"
+
+local M = {
+  _VERSION = "imapsift 0.1",
+  connect = connection.connect,
+  Connection = connection.Connection,
+  error = require "imapsift.error",
+  set = require "imapsift.set",
+  mutf7 = { encode = core.mutf7_encode, decode = core.mutf7_decode },
+  quote = core.quote,
+  core = core,
+}
+
+return M
