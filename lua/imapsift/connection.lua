@@ -285,6 +285,25 @@ function M.connect(opts)
   return self
 end
 
+-- reconnect() -> self: opens a new connection with the same options,
+-- logs in again and re-selects the mailbox that was selected. Sets
+-- uidvalidity_changed when the mailbox's UIDs are no longer the same.
+function Connection:reconnect()
+  local box = self.mailbox
+  local trace = self.opts.trace
+  self:close()
+  local fresh = M.connect(self.opts)
+  for k in pairs(self) do self[k] = nil end
+  for k, v in pairs(fresh) do self[k] = v end
+  setmetatable(fresh, nil) -- its connection now belongs to self
+  self.opts.trace = trace
+  if box then
+    local now = self:select(box.name, { readonly = box.readonly })
+    self.uidvalidity_changed = now.uidvalidity ~= box.uidvalidity
+  end
+  return self
+end
+
 ---------------------------------------------------------------------------
 -- Object basics
 

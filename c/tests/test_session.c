@@ -1,0 +1,119 @@
+/* test_session.c: the session state machine: allowed states, tags,
+ * in-flight tracking and the state changes of greetings and completions. */
+#include <stdio.h>
+#include <string.h>
+
+#include "parser.h"
+#include "session.h"
+
+static int failures;
+
+#define CHECK(cond)                                                        \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,         \
+                    __LINE__, #cond);                                      \
+            failures++;                                                    \
+        }                                                                  \
+    } while (0)
+
+/* Parses one response from text into a parser the caller frees. */
+static const struct isf_response *parse(struct isf_parser **p,
+                                        const char *text)
+{
+    struct isf_error e;
+    int ready = 0;
+
+    *p = isf_parser_new(NULL);
+    if (isf_parser_feed(*p, text, strlen(text), &ready, &e) < 0 || !ready)
+        return NULL;
+    return isf_parser_response(*p);
+}
+
+/* Feeds one response text to the session; returns the result code. */
+static int feed(struct isf_session *s, const char *text, char *name)
+{
+    struct isf_parser *p;
+    const struct isf_response *r = parse(&p, text);
+    int rc = r ? isf_session_on_response(s, r, name, ISF_CMDNAME_MAX) : -9;
+
+    isf_parser_free(p);
+    return rc;
+}
+
+static void test_allowed(void)
+{
+    CHECK(isf_command_allowed("LOGIN", ISF_STATE_NONAUTH));
+    CHECK(!isf_command_allowed("LOGIN", ISF_STATE_AUTH));
+    CHECK(!isf_command_allowed("FETCH", ISF_STATE_AUTH));
+    CHECK(isf_command_allowed("UID FETCH", ISF_STATE_SELECTED));
+    CHECK(!isf_command_allowed("uid store", ISF_STATE_AUTH));
+    CHECK(isf_command_allowed("SELECT", ISF_STATE_SELECTED));
+    CHECK(isf_command_allowed("NOOP", ISF_STATE_LOGOUT));
+    CHECK(!isf_command_allowed("XUNKNOWN", ISF_STATE_LOGOUT));
+    CHECK(isf_command_allowed("XUNKNOWN", ISF_STATE_AUTH));
+    CHECK(!isf_command_allowed("STARTTLS", ISF_STATE_AUTH));
+    CHECK(!isf_command_allowed("CAPABILITY", ISF_STATE_GREETING));
+}
+
+static void test_flow(void)
+{
+    struct isf_session s;
+    struct isf_error e;
+    char tag[ISF_TAG_MAX], name[ISF_CMDNAME_MAX];
+
+    isf_session_init(&s, "A");
+    CHECK(s.state == ISF_STATE_GREETING);
+    CHECK(feed(&s, "* OK hello\r\n", name) == -1);
+    CHECK(s.state == ISF_STATE_NONAUTH);
+    CHECK(isf_session_begin(&s, "SELECT", tag, &e) == ISF_EUSAGE);
+    CHECK(strstr(e.msg, "not allowed in state NONAUTH") != NULL);
+    CHECK(isf_session_begin(&s, "LOGIN", tag, &e) == 0);
+    CHECK(strcmp(tag, "A1") == 0);
+    CHECK(s.ninflight == 1);
+    CHECK(feed(&s, "A9 OK stray\r\n", name) == 0);
+    CHECK(feed(&s, "A1 OK [CAPABILITY IMAP4rev1] in\r\n", name) == 1);
+    CHECK(strcmp(name, "LOGIN") == 0);
+    CHECK(s.state == ISF_STATE_AUTH && s.ninflight == 0);
+    CHECK(isf_session_begin(&s, "SELECT", tag, &e) == 0);
+    CHECK(strcmp(tag, "A2") == 0);
+    CHECK(feed(&s, "A2 OK [READ-WRITE] done\r\n", name) == 1);
+    CHECK(s.state == ISF_STATE_SELECTED);
+    CHECK(isf_session_begin(&s, "SELECT", tag, &e) == 0);
+    CHECK(feed(&s, "A3 NO no such mailbox\r\n", name) == 1);
+    CHECK(s.state == ISF_STATE_AUTH); /* failed SELECT deselects */
+    CHECK(feed(&s, "* BYE shutting down\r\n", name) == -1);
+    CHECK(s.state == ISF_STATE_LOGOUT);
+}
+
+static void test_preauth_and_limits(void)
+{
+    struct isf_session s;
+    struct isf_error e;
+    char tag[ISF_TAG_MAX], name[ISF_CMDNAME_MAX];
+    int i, rc = 0;
+
+    isf_session_init(&s, "B");
+    CHECK(feed(&s, "* PREAUTH welcome\r\n", name) == -1);
+    CHECK(s.state == ISF_STATE_AUTH);
+    for (i = 0; i < ISF_MAX_INFLIGHT && rc == 0; i++)
+        rc = isf_session_begin(&s, "NOOP", tag, &e);
+    CHECK(rc == 0);
+    CHECK(isf_session_begin(&s, "NOOP", tag, &e) == ISF_ELIMIT);
+    isf_session_forget(&s, "B1");
+    CHECK(s.ninflight == ISF_MAX_INFLIGHT - 1);
+    CHECK(isf_session_begin(&s, "NOOP", tag, &e) == 0);
+    CHECK(strcmp(isf_state_name(ISF_STATE_SELECTED), "SELECTED") == 0);
+}
+
+int main(void)
+{
+    test_allowed();
+    test_flow();
+    test_preauth_and_limits();
+    if (failures)
+        fprintf(stderr, "test_session: %d failure(s)\n", failures);
+    else
+        printf("test_session: all passed\n");
+    return failures != 0;
+}
