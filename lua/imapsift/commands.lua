@@ -30,6 +30,17 @@ function Connection:decode_name(s)
   return core.mutf7_decode(s) or s
 end
 
+-- Expands a message set the server sent (COPYUID, APPENDUID, ESEARCH).
+-- One that cannot be expanded ("*", too large) is the server's fault.
+local function expand(s, what)
+  local ok, list = pcall(set.expand, s)
+  if not ok then
+    errors.raise{ kind = "protocol", command = what,
+      text = "server sent an unusable message set: " .. tostring(s) }
+  end
+  return list
+end
+
 local function data_of(list, typ)
   local out = {}
   for _, r in ipairs(list) do
@@ -255,7 +266,7 @@ function Connection:append(name, message, opts)
   local code = tagged and tagged.code
   if code and code.name == "APPENDUID" and type(code.value) == "table" then
     return { uidvalidity = code.value.uidvalidity,
-      uid = set.expand(code.value.uids)[1], uids = code.value.uids }
+      uid = expand(code.value.uids, what)[1], uids = code.value.uids }
   end
   return true
 end
@@ -331,6 +342,17 @@ end
 -- opts.seq). Uses ESEARCH when offered, so big results travel as ranges.
 function Connection:search(criteria, opts)
   opts = opts or {}
+  local split_ok, parts = pcall(search.split_uid, criteria,
+    self.max_line - 200, set)
+  if split_ok and parts then -- a UID array too long for one line
+    local out = {}
+    for _, c in ipairs(parts) do
+      local r = self:search(c, opts)
+      table.move(r, 1, #r, #out + 1, out)
+    end
+    table.sort(out)
+    return out
+  end
   local ok, keys, eightbit = pcall(search.encode, criteria, set)
   if not ok then usage("SEARCH", "%s", tostring(keys)) end
   local args = {}
@@ -347,7 +369,7 @@ function Connection:search(criteria, opts)
     if r.type == "SEARCH" then
       for _, n in ipairs(r.nums) do out[#out + 1] = n end
     elseif r.type == "ESEARCH" and r.all then
-      for _, n in ipairs(set.expand(r.all)) do out[#out + 1] = n end
+      for _, n in ipairs(expand(r.all, "SEARCH")) do out[#out + 1] = n end
     end
   end
   table.sort(out)
@@ -374,8 +396,13 @@ function Connection:fetch(msgset, items, opts)
   opts = opts or {}
   local what = "FETCH"
   local list = item_list(items, what)
+  -- A UID FETCH answers with the UID in every response; a FETCH without
+  -- one is an unsolicited flag update about some other message.
+  local function ours(r)
+    return r.type == "FETCH" and (opts.seq or r.uid ~= nil)
+  end
   local each = opts.each and function(r)
-    if r.type == "FETCH" then opts.each(r); return true end
+    if ours(r) then opts.each(r); return true end
   end
   local data = self:run_set("FETCH", msgset, function(piece)
     local args = { piece, list }
@@ -384,7 +411,11 @@ function Connection:fetch(msgset, items, opts)
     end
     return args
   end, what, { seq = opts.seq, each = each })
-  return data_of(data, "FETCH")
+  local out = {}
+  for _, r in ipairs(data) do
+    if ours(r) then out[#out + 1] = r end
+  end
+  return out
 end
 
 -- store(set, mode, flags [, opts]) -> FETCH results (empty with
@@ -412,16 +443,16 @@ function Connection:store(msgset, mode, flags, opts)
 end
 
 -- COPYUID from a tagged or untagged response code, merged over pieces.
-local function copyuid_of(responses, mapping)
+local function copyuid_of(responses, mapping, what)
   for _, r in ipairs(responses) do
     local c = r.code
     if c and c.name == "COPYUID" and type(c.value) == "table" then
       mapping = mapping or { source = {}, dest = {} }
       mapping.uidvalidity = c.value.uidvalidity
-      for _, v in ipairs(set.expand(c.value.source)) do
+      for _, v in ipairs(expand(c.value.source, what)) do
         mapping.source[#mapping.source + 1] = v
       end
-      for _, v in ipairs(set.expand(c.value.dest)) do
+      for _, v in ipairs(expand(c.value.dest, what)) do
         mapping.dest[#mapping.dest + 1] = v
       end
     end
@@ -439,8 +470,8 @@ function Connection:transfer(cmd, msgset, dest, opts)
   for _, piece in ipairs(set.split(msgset, self.max_line - 200)) do
     local tagged, data = self:mutate(full, { piece, target }, what)
     if tagged then
-      mapping = copyuid_of(data or {}, mapping)
-      mapping = copyuid_of({ tagged }, mapping)
+      mapping = copyuid_of(data or {}, mapping, what)
+      mapping = copyuid_of({ tagged }, mapping, what)
     end
   end
   return mapping or true

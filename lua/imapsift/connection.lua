@@ -51,7 +51,8 @@ function Connection:absorb(r)
   local box = self.mailbox
   if t == "EXISTS" and box then box.exists = r.n
   elseif t == "RECENT" and box then box.recent = r.n
-  elseif t == "EXPUNGE" and box and box.exists then box.exists = box.exists - 1
+  elseif t == "EXPUNGE" and box and box.exists then
+    box.exists = math.max(box.exists - 1, 0)
   elseif t == "FLAGS" and box then box.flags = r.flags
   elseif t == "CAPABILITY" then self:set_capabilities(r.caps)
   elseif t == "BYE" then self.bye = r
@@ -112,8 +113,27 @@ end
 function Connection:send(name, args, what)
   if self.conn == nil then usage(what or name, "connection is closed") end
   local tag, err = self.conn:send(name, args, self:command_flags())
-  if not tag then error(errors.from_core(err, what or name), 0) end
+  if not tag then
+    if err.kind == "closed" or err.kind == "io" then self:bye_error(what) end
+    error(errors.from_core(err, what or name), 0)
+  end
   return tag
+end
+
+-- A send that failed while a literal waited for "+" may have queued a
+-- BYE that says why the server hung up: raise that instead of "closed".
+function Connection:bye_error(what)
+  while true do
+    local r = self.conn:read(0)
+    if not r then break end
+    if r.kind == "untagged" then self:absorb(r) end
+  end
+  if self.bye then
+    local e = errors.from_response(self.bye, what)
+    e.kind = "bye"
+    self:close()
+    error(e, 0)
+  end
 end
 
 -- wait(tag, what, each) -> tagged response, untagged responses
@@ -126,6 +146,12 @@ function Connection:wait(tag, what, each)
     local r = self:read_response(what)
     if r.kind == "tagged" then
       if r.tag == tag then return self:finish(r, what), data end
+      if r.unknown_tag then
+        -- A completion for a command never sent: a confused or hostile
+        -- server (remembering it would grow without bound).
+        errors.raise{ kind = "protocol", command = what,
+          text = "server completed unknown tag " .. tostring(r.tag) }
+      end
       self.completed[r.tag] = r
     elseif r.kind == "untagged" then
       self:absorb(r)
@@ -261,6 +287,9 @@ function M.connect(opts)
     error(("tls must be \"implicit\", \"starttls\" or \"none\", not %q")
       :format(tostring(tls)), 2)
   end
+  if opts.user and opts.password == nil then
+    error("connect: user given without password", 2)
+  end
   opts.host = opts.host or "localhost"
   opts.port = opts.port or DEFAULT_PORT[tls]
   local self = setmetatable({ opts = opts, tls_mode = tls, capabilities = {},
@@ -272,16 +301,16 @@ function M.connect(opts)
   local conn, err = open_transport(opts)
   if not conn then error(errors.from_core(err, "connect to " .. where), 0) end
   self.conn = conn
-  if opts.trace then self:set_trace(opts.trace) end
-  if tls == "implicit" then self:tls_handshake("connect to " .. where) end
-  self:read_greeting()
-  if tls == "starttls" then self:upgrade_starttls() end
-  if opts.user then
-    if opts.password == nil then
-      error("connect: user given without password", 2)
-    end
-    self:login(opts.user, opts.password)
-  end
+  -- A failure from here on must not leave the socket or child process
+  -- open until the garbage collector finds it.
+  local ok, e = pcall(function()
+    if opts.trace then self:set_trace(opts.trace) end
+    if tls == "implicit" then self:tls_handshake("connect to " .. where) end
+    self:read_greeting()
+    if tls == "starttls" then self:upgrade_starttls() end
+    if opts.user then self:login(opts.user, opts.password) end
+  end)
+  if not ok then self:close(); error(e, 0) end
   return self
 end
 

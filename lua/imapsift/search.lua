@@ -146,4 +146,32 @@ function M.encode(criteria, set)
   return out, state.eightbit == true
 end
 
+
+-- split_uid(criteria, max_len, set_module) -> array of criteria, or nil.
+-- A top-level UID key ANDs with the other keys, so a search whose UID
+-- array compresses to more than max_len bytes can run as several searches,
+-- one per piece of the array, whose results together (disjoint) are the
+-- result of the whole. Returns those criteria, or nil when none is needed.
+function M.split_uid(criteria, max_len, set)
+  if type(criteria) ~= "table" then return nil end
+  local i, scratch, state = 1, {}, { set = set }
+  while i <= #criteria do
+    local key, value = criteria[i], criteria[i + 1]
+    if type(key) == "string" and key:upper() == "UID" and
+        type(value) == "table" then
+      local pieces = set.split(value, max_len)
+      if #pieces > 1 then
+        local out = {}
+        for n, piece in ipairs(pieces) do
+          out[n] = table.move(criteria, 1, #criteria, 1, {})
+          out[n][i + 1] = piece
+        end
+        return out
+      end
+    end
+    i = encode_one(criteria, i, scratch, state)
+  end
+  return nil
+end
+
 return M
