@@ -66,7 +66,7 @@ function Connection:absorb_code(r)
     self:set_capabilities(r.code.value)
   elseif name == "ALERT" then
     self.alerts[#self.alerts + 1] = r.text
-    if self.on_alert then self.on_alert(r.text) end
+    self.on_alert(r.text)
   elseif box and name == "READ-ONLY" and box.readonly == false then
     box.readonly = true
     self.became_readonly = true
@@ -141,6 +141,13 @@ end
 -- collected, or handed to each(r) (streaming) when each returns true for
 -- them. Raises on NO, BAD, BYE and transport failures.
 function Connection:wait(tag, what, each)
+  local done = self.completed[tag]
+  if done then
+    -- Completed while another command was being waited for (pipelining);
+    -- untagged data went to that command.
+    self.completed[tag] = nil
+    return self:finish(done, what), {}
+  end
   local data = {}
   while true do
     local r = self:read_response(what)
@@ -197,6 +204,12 @@ end
 function Connection:mutate(name, args, what, each)
   if self.intercept then return self.intercept(name, args, what) end
   return self:run(name, args, what, each)
+end
+
+-- ALERTs must reach the user (RFC 9051 7.1): by default on stderr,
+-- escaped so that the server cannot drive the terminal.
+function M.show_alert(text)
+  io.stderr:write("imapsift: server alert: ", errors.escape(text or ""), "\n")
 end
 
 ---------------------------------------------------------------------------
@@ -294,7 +307,8 @@ function M.connect(opts)
   opts.port = opts.port or DEFAULT_PORT[tls]
   local self = setmetatable({ opts = opts, tls_mode = tls, capabilities = {},
     untagged = {}, completed = {}, alerts = {}, utf8 = false,
-    max_line = opts.max_line or MAX_LINE, on_alert = opts.on_alert },
+    max_line = opts.max_line or MAX_LINE,
+    on_alert = opts.on_alert or M.show_alert },
     Connection)
   local where = opts.command and ("command " .. opts.command)
     or (opts.host .. ":" .. opts.port)

@@ -1,0 +1,65 @@
+-- Specs for the imapsift host binary: it runs a script like lua5.4 does
+-- (arg table, traceback, exit status) with the imapsift module built in.
+local build = assert(os.getenv("IMAPSIFT_BUILD"),
+  "IMAPSIFT_BUILD must name the build directory (ctest sets it)")
+local host = build .. "/imapsift"
+
+local function run(script_text, args)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(script_text)
+  f:close()
+  local out = os.tmpname()
+  local cmd = ("%q %q %s >%q 2>&1"):format(host, path, args or "", out)
+  local ok, how, code = os.execute(cmd)
+  local text = assert(io.open(out)):read("a")
+  os.remove(path)
+  os.remove(out)
+  return code, text
+end
+
+describe("the imapsift host", function()
+  it("runs a script with arg and the built-in module", function()
+    local code, text = run([[
+      local imapsift = require "imapsift"
+      print(arg[0] ~= nil, arg[1], arg[2], select("#", ...))
+      print(imapsift.set.compress{ 3, 1, 2 })
+      print(imapsift.mutf7.encode("Entwürfe"))
+    ]], "one two")
+    assert.equal(0, code)
+    assert.equal("true\tone\ttwo\t2\n1:3\nEntw&APw-rfe\n", text)
+  end)
+
+  it("exits non-zero with a traceback on error", function()
+    local code, text = run([[
+      local function inner() error("rule failed") end
+      inner()
+    ]])
+    assert.equal(1, code)
+    assert.matches("rule failed", text)
+    assert.matches("stack traceback", text)
+  end)
+
+  it("prints structured errors readably", function()
+    local code, text = run([[
+      local errors = require "imapsift.error"
+      errors.raise{ kind = "no", command = "SELECT \"X\"", text = "nope" }
+    ]])
+    assert.equal(1, code)
+    assert.matches('SELECT "X" failed: NO nope', text, 1, true)
+  end)
+
+  it("reports a script that does not load", function()
+    local code, text = run("this is not lua")
+    assert.equal(1, code)
+    assert.matches("syntax error", text)
+  end)
+
+  it("answers --version and refuses a missing script", function()
+    local p = io.popen(("%q --version"):format(host))
+    assert.matches("^imapsift %d+%.%d+%.%d+", p:read("a"))
+    p:close()
+    local ok, _, code = os.execute(("%q >/dev/null 2>&1"):format(host))
+    assert.equal(2, code)
+  end)
+end)
