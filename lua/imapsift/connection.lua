@@ -322,7 +322,10 @@ function M.connect(opts)
     if tls == "implicit" then self:tls_handshake("connect to " .. where) end
     self:read_greeting()
     if tls == "starttls" then self:upgrade_starttls() end
-    if opts.user then self:login(opts.user, opts.password) end
+    -- A PREAUTH greeting has already authenticated the session.
+    if opts.user and self:state() == "NONAUTH" then
+      self:login(opts.user, opts.password)
+    end
   end)
   if not ok then self:close(); error(e, 0) end
   return self

@@ -1,0 +1,177 @@
+-- spec/stream_spec.lua: the subprocess stream transport (command = ...)
+-- with Dovecot's imap binary run preauthenticated for alice, and with
+-- small shell commands that misbehave.
+
+local imapsift = require "imapsift"
+local errors = require "imapsift.error"
+local server = require "support.server"
+
+local function catch(fn, ...)
+  local ok, err = pcall(fn, ...)
+  assert(not ok, "expected an error, but the call succeeded")
+  assert(errors.is(err), "expected a structured error, got: " ..
+    tostring(err))
+  return err
+end
+
+-- Dovecot's imap binary writes log lines on stderr; keep them out of the
+-- spec output, in the server's log directory.
+local function dovecot_command()
+  return server.dovecot_imap .. " 2>>" .. server.testdir ..
+    "/log/stream-stderr.log"
+end
+
+local function now()
+  local f = assert(io.popen("date +%s.%N"))
+  local t = tonumber(f:read("a"))
+  f:close()
+  return t
+end
+
+local function tmpname()
+  local name = os.tmpname()
+  os.remove(name)
+  return name
+end
+
+local function read_file(name)
+  local f = io.open(name, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+describe("the stream transport with Dovecot's imap binary", function()
+  before_each(function() server.reset() end)
+
+  it("starts in the authenticated state after a PREAUTH greeting",
+      function()
+    local imap = imapsift.connect{ command = server.dovecot_imap }
+    assert.equal("AUTH", imap:state())
+    assert.equal("PREAUTH", imap.greeting.status)
+    -- The greeting's CAPABILITY code is the post-login set.
+    assert.is_true(imap.capabilities.MOVE)
+    assert.is_true(imap.capabilities.UIDPLUS)
+    assert.is_nil(imap.capabilities.STARTTLS)
+    assert.is_true(imap:logout())
+    assert.equal("LOGOUT", imap:state())
+  end)
+
+  it("selects, appends, searches, fetches, stores and expunges",
+      function()
+    local imap = imapsift.connect{ command = dovecot_command() }
+    local msg = server.message{ subject = "over the stream",
+      headers = { "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit" },
+      body = "Gr\xc3\xbc\xc3\x9fe\r\nA1 OK not the end\r\n* BYE not a bye\r\n" }
+    local r = imap:append("INBOX", msg)
+    assert.equal("integer", math.type(r.uid))
+    local other = server.append(imap, "INBOX", { { subject = "second" } })[1]
+    local box = imap:select("INBOX")
+    assert.equal(2, box.exists)
+    assert.equal(r.uidvalidity, box.uidvalidity)
+    assert.same({ r.uid }, imap:search{ "SUBJECT", "stream" })
+    assert.same({ r.uid }, imap:search{ "BODY", "Grüße" })
+    local m = imap:fetch(r.uid, { "BODY.PEEK[]", "ENVELOPE", "RFC822.SIZE" })
+    assert.equal(1, #m)
+    assert.equal(msg, m[1].body[""])
+    assert.equal(#msg, m[1].size)
+    assert.equal("over the stream", m[1].envelope.subject)
+    imap:store(other, "+FLAGS.SILENT", { "\\Deleted" })
+    assert.same({ 2 }, imap:expunge())
+    assert.same({ r.uid }, imap:search("ALL"))
+    assert.is_true(imap:logout())
+    assert.equal("LOGOUT", imap:state())
+  end)
+
+  it("carries a large message both ways without blocking", function()
+    local imap = imapsift.connect{ command = dovecot_command() }
+    local lines = {}
+    for i = 1, 30000 do
+      lines[i] = ("line %05d of a big message, padded to some length"):
+        format(i)
+    end
+    local msg = server.message{ subject = "big",
+      body = table.concat(lines, "\r\n") .. "\r\n" }
+    assert.is_true(#msg > 1500000)
+    local uid = imap:append("INBOX", msg).uid
+    imap:select("INBOX")
+    local m = imap:fetch(uid, { "BODY.PEEK[]" })[1]
+    assert.equal(#msg, #m.body[""])
+    assert.equal(msg, m.body[""])
+    imap:logout()
+  end)
+
+  it("sees the same mailbox as the network server", function()
+    local net = server.connect()
+    local uid = server.append(net, "Archive", { { subject = "via TLS" } })[1]
+    net:logout()
+    local imap = imapsift.connect{ command = dovecot_command() }
+    imap:select("Archive")
+    local m = imap:fetch(uid, { "ENVELOPE" })[1]
+    assert.equal("via TLS", m.envelope.subject)
+    imap:logout()
+  end)
+end)
+
+describe("the stream transport with misbehaving commands", function()
+  it("fails with kind closed when the command exits at once", function()
+    local t0 = now()
+    local err = catch(imapsift.connect, { command = "true", timeout = 5 })
+    assert.equal("closed", err.kind)
+    assert.matches("greeting", err.command)
+    assert.is_true(now() - t0 < 2)
+  end)
+
+  it("fails with kind closed when the command does not exist", function()
+    local err = catch(imapsift.connect, {
+      command = "exec ./no-such-imap-server 2>/dev/null", timeout = 5 })
+    assert.equal("closed", err.kind)
+  end)
+
+  it("fails with kind timeout when the command never greets", function()
+    local t0 = now()
+    local err = catch(imapsift.connect, { command = "exec sleep 30",
+      timeout = 1 })
+    assert.equal("timeout", err.kind)
+    -- One second of waiting, then at most the transport's grace period
+    -- for the child to go (it is killed, not waited for 30 s).
+    assert.is_true(now() - t0 < 6)
+  end)
+
+  it("reports a BYE greeting with kind bye", function()
+    local err = catch(imapsift.connect, {
+      command = "printf '* BYE [UNAVAILABLE] not today\\r\\n'" })
+    assert.equal("bye", err.kind)
+    assert.equal("UNAVAILABLE", err.code)
+    assert.equal("not today", err.text)
+  end)
+
+  it("fails with kind closed when the command dies mid-session",
+      function()
+    local imap = imapsift.connect{ command =
+      "printf '* PREAUTH [CAPABILITY IMAP4rev1] hi\\r\\n'; read line" }
+    assert.equal("AUTH", imap:state())
+    local err = catch(imap.select, imap, "INBOX")
+    assert.equal("closed", err.kind)
+    assert.equal('SELECT "INBOX"', err.command)
+    imap:close()
+  end)
+
+  it("closes the command's pipes when connect fails", function()
+    -- The command answers LOGIN with NO, then records when its input
+    -- ends: connect must have closed the stream before raising.
+    local flag = tmpname()
+    local err = catch(imapsift.connect, {
+      command = "printf '* OK ready\\r\\n'; read tag rest; " ..
+        "printf '%s NO [AUTHENTICATIONFAILED] nope\\r\\n' \"$tag\"; " ..
+        "cat >/dev/null; echo closed > " .. flag,
+      user = "alice", password = "x", timeout = 5 })
+    assert.equal("no", err.kind)
+    assert.equal("AUTHENTICATIONFAILED", err.code)
+    assert.equal("closed\n", read_file(flag))
+    os.remove(flag)
+  end)
+end)
