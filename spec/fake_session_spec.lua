@@ -38,7 +38,7 @@ end
 -- Closes the connection (which waits for the fake to exit) and returns
 -- what the client sent.
 local function finish(imap, srv)
-  imap:close()
+  imap:shutdown()
   return srv:log()
 end
 
@@ -75,7 +75,7 @@ local function open_selected(caps, more, extra)
 end
 
 after_each(function()
-  for _, c in ipairs(conns) do pcall(c.close, c) end
+  for _, c in ipairs(conns) do pcall(c.shutdown, c) end
   for _, s in ipairs(servers) do s:cleanup() end
   servers, conns = {}, {}
 end)
@@ -768,18 +768,18 @@ describe("connection object", function()
   it("has a readable tostring", function()
     local imap = start{ greet(), { drain = true } }
     assert.matches("NONAUTH", tostring(imap))
-    imap:close()
+    imap:shutdown()
     assert.matches("LOGOUT", tostring(imap))
   end)
 
   it("raises a usage error after close", function()
     local imap, srv = start{ greet(), { drain = true } }
-    imap:close()
+    imap:shutdown()
     assert.equal("LOGOUT", imap:state())
     assert.equal("usage", err_of(imap.noop, imap).kind)
     assert.equal("usage", err_of(imap.capability, imap).kind)
     assert.equal("", srv:log())
-    imap:close() -- closing twice is fine
+    imap:shutdown() -- closing twice is fine
   end)
 
   it("logout accepts the BYE and ends in LOGOUT", function()
@@ -802,5 +802,21 @@ describe("connection object", function()
       { reply = "OK" } }
     imap.conn:set_timeout(0.3)
     assert.equal("timeout", err_of(imap.noop, imap).kind)
+  end)
+  it("keeps several commands in flight and matches completions by tag", function()
+    local imap, srv = start{ preauth(), { recv = "^A1 NOOP\r\n$" },
+      { recv = "^A2 STATUS INBOX %(MESSAGES%)\r\n$" },
+      { send = "* STATUS INBOX (MESSAGES 4)\r\nA2 OK status done\r\n" ..
+        "A1 OK noop done\r\n" } }
+    local t1 = imap:send("NOOP", nil, "NOOP")
+    local t2 = imap:send("STATUS", { { mailbox = "INBOX" }, { "MESSAGES" } }, "STATUS")
+    assert.equal(2, imap.conn:inflight())
+    local r1, data1 = imap:wait(t1, "NOOP")
+    assert.equal("noop done", r1.text)
+    assert.equal(1, #data1) -- untagged data goes to the command waited for
+    local r2 = imap:wait(t2, "STATUS")
+    assert.equal("status done", r2.text)
+    assert.equal(0, imap.conn:inflight())
+    assert.equal("A1 NOOP\r\nA2 STATUS INBOX (MESSAGES)\r\n", finish(imap, srv))
   end)
 end)

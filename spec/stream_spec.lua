@@ -157,7 +157,7 @@ describe("the stream transport with misbehaving commands", function()
     local err = catch(imap.select, imap, "INBOX")
     assert.equal("closed", err.kind)
     assert.equal('SELECT "INBOX"', err.command)
-    imap:close()
+    imap:shutdown()
   end)
 
   it("closes the command's pipes when connect fails", function()

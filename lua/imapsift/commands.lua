@@ -88,7 +88,7 @@ function Connection:logout()
   if self.conn == nil then return end
   self.logging_out = true
   local ok, err = pcall(self.run, self, "LOGOUT", nil, "LOGOUT")
-  self:close()
+  self:shutdown()
   if not ok and not (errors.is(err) and
       (err.kind == "closed" or err.kind == "bye")) then
     error(err, 0)
@@ -300,16 +300,20 @@ function Connection:check()
   return true
 end
 
-function Connection:close_mailbox()
+-- close(): the CLOSE command (expunges \Deleted mail and leaves the
+-- mailbox); imaplib's close. shutdown() drops the connection.
+function Connection:close()
   local what = "CLOSE " .. q(self.mailbox and self.mailbox.name or "?")
   self:mutate("CLOSE", nil, what)
   self.mailbox = nil
   return true
 end
 
+Connection.close_mailbox = Connection.close
+
 function Connection:unselect()
   if not self.capabilities.UNSELECT then
-    usage("UNSELECT", "server lacks UNSELECT (use close_mailbox)")
+    usage("UNSELECT", "server lacks UNSELECT (use close)")
   end
   self:run("UNSELECT", nil, "UNSELECT")
   self.mailbox = nil

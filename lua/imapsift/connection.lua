@@ -131,7 +131,7 @@ function Connection:bye_error(what)
   if self.bye then
     local e = errors.from_response(self.bye, what)
     e.kind = "bye"
-    self:close()
+    self:shutdown()
     error(e, 0)
   end
 end
@@ -167,7 +167,7 @@ function Connection:wait(tag, what, each)
       elseif r.type == "BYE" then
         local e = errors.from_response(r, what)
         e.kind = "bye"
-        self:close()
+        self:shutdown()
         error(e, 0)
       end
       if not (each and each(r)) then
@@ -234,7 +234,7 @@ function Connection:tls_handshake(what)
     ca_file = o.ca_file, ca_path = o.ca_path, verify = o.verify ~= false }
   if not ok then
     local e = errors.from_core(err, what)
-    self:close()
+    self:shutdown()
     error(e, 0)
   end
 end
@@ -248,7 +248,7 @@ function Connection:read_greeting()
   self.greeting = r
   if r.code then self:absorb_code(r) end
   if r.status == "BYE" then
-    self:close()
+    self:shutdown()
     local e = errors.from_response(r, "greeting")
     e.kind = "bye"
     error(e, 0)
@@ -263,20 +263,20 @@ end
 -- upgrade fails before a credential or mailbox name is sent.
 function Connection:upgrade_starttls()
   if self.greeting.status == "PREAUTH" then
-    self:close()
+    self:shutdown()
     errors.raise{ kind = "tls", command = "STARTTLS",
       text = "server greeted with PREAUTH on a plaintext connection; " ..
         "refusing to continue without TLS" }
   end
   if not self.capabilities.STARTTLS then self:capability() end
   if not self.capabilities.STARTTLS then
-    self:close()
+    self:shutdown()
     errors.raise{ kind = "tls", command = "STARTTLS",
       text = "server does not offer STARTTLS" }
   end
   local ok, err = pcall(self.run, self, "STARTTLS", nil, "STARTTLS")
   if not ok then
-    self:close()
+    self:shutdown()
     if errors.is(err) then err.kind = "tls" end
     error(err, 0)
   end
@@ -327,7 +327,7 @@ function M.connect(opts)
       self:login(opts.user, opts.password)
     end
   end)
-  if not ok then self:close(); error(e, 0) end
+  if not ok then self:shutdown(); error(e, 0) end
   return self
 end
 
@@ -337,7 +337,7 @@ end
 function Connection:reconnect()
   local box = self.mailbox
   local trace = self.opts.trace
-  self:close()
+  self:shutdown()
   local fresh = M.connect(self.opts)
   for k in pairs(self) do self[k] = nil end
   for k, v in pairs(fresh) do self[k] = v end
@@ -367,14 +367,17 @@ function Connection:set_trace(t)
   self.conn:set_trace(t)
 end
 
-function Connection:close()
+-- shutdown(): drop the connection without a word (imaplib's shutdown);
+-- also what <close> and garbage collection do. close() is the CLOSE
+-- command.
+function Connection:shutdown()
   if self.conn then self.conn:close() end
   self.conn = nil
   self.mailbox = nil
 end
 
-Connection.__close = Connection.close
-Connection.__gc = Connection.close
+Connection.__close = Connection.shutdown
+Connection.__gc = Connection.shutdown
 
 function Connection:__tostring()
   local where = self.opts.command and "command" or

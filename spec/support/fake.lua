@@ -5,7 +5,7 @@
 --   local srv = fake.new{ { send = "* OK hi\r\n" }, { recv = "^A1 NOOP" },
 --                         { reply = "OK" } }
 --   local imap = imapsift.connect(srv:options{ timeout = 5 })
---   ...; imap:close()
+--   ...; imap:shutdown()
 --   assert.equal("A1 NOOP\r\n", srv:log())   -- bytes the client sent
 --   assert.equal("done", srv:status())       -- every step ran
 
