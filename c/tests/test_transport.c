@@ -265,6 +265,35 @@ out:
     close(lfd);
 }
 
+/* IPv6: "::1" resolves to an AF_INET6 address and connects. */
+static void test_tcp_ipv6(void)
+{
+    struct isf_error e = {0};
+    struct isf_transport *t = NULL;
+    struct sockaddr_in6 a;
+    socklen_t alen = sizeof a;
+    char port[16], buf[8];
+    int lfd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), cfd;
+
+    memset(&a, 0, sizeof a);
+    a.sin6_family = AF_INET6;
+    a.sin6_addr = in6addr_loopback;
+    CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&a, sizeof a) == 0 &&
+              listen(lfd, 4) == 0 &&
+              getsockname(lfd, (struct sockaddr *)&a, &alen) == 0,
+          e);
+    snprintf(port, sizeof port, "%u", (unsigned)ntohs(a.sin6_port));
+    CHECK(isf_tcp_connect("::1", port, 2000, &t, &e) == 0, e);
+    cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (t != NULL && cfd >= 0) {
+        CHECK(send(cfd, "v6\n", 3, 0) == 3, e);
+        CHECK(read_exact(t, buf, 3, &e) == 3 && !memcmp(buf, "v6\n", 3), e);
+        close(cfd);
+    }
+    isf_transport_close(t);
+    close(lfd);
+}
+
 /* Writes to a peer that is gone fail (EPIPE or a reset) without
  * killing the process with SIGPIPE. */
 static void test_tcp_dead_peer(void)
@@ -670,10 +699,12 @@ int main(void)
     pthread_create(&term, NULL, test_proc_term, NULL);
     pthread_create(&killer, NULL, test_proc_kill, NULL);
     test_tcp_roundtrip();
+    test_tcp_ipv6();
     test_tcp_dead_peer();
     test_tcp_refused();
     test_tcp_unresolvable();
     test_tcp_connect_timeout();
+    CHECK(have_server, (struct isf_error){0});
     if (have_server) {
         test_tls_ok(server_port);
         test_tls_ip(server_port);
