@@ -6,14 +6,8 @@ local imapsift = require "imapsift"
 local errors = require "imapsift.error"
 local server = require "support.server"
 
--- catch(fn, ...) -> the error value fn raised (fails when it returns).
-local function catch(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert(not ok, "expected an error, but the call succeeded")
-  assert(errors.is(err), "expected a structured error, got: " ..
-    tostring(err))
-  return err
-end
+local util = require "support.util"
+local catch = util.catch
 
 -- A tracer that records every line sent by the client.
 local function recorder()

@@ -6,13 +6,8 @@ local imapsift = require "imapsift"
 local errors = require "imapsift.error"
 local server = require "support.server"
 
-local function catch(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert(not ok, "expected an error, but the call succeeded")
-  assert(errors.is(err), "expected a structured error, got: " ..
-    tostring(err))
-  return err
-end
+local util = require "support.util"
+local catch = util.catch
 
 -- Dovecot's imap binary writes log lines on stderr; keep them out of the
 -- spec output, in the server's log directory.
@@ -28,19 +23,7 @@ local function now()
   return t
 end
 
-local function tmpname()
-  local name = os.tmpname()
-  os.remove(name)
-  return name
-end
-
-local function read_file(name)
-  local f = io.open(name, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local tmpname, read_file = util.tmpname, util.read_file
 
 describe("the stream transport with Dovecot's imap binary", function()
   before_each(function() server.reset() end)

@@ -7,13 +7,8 @@ local imapsift = require "imapsift"
 local errors = require "imapsift.error"
 local server = require "support.server"
 
-local function catch(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert(not ok, "expected an error, but the call succeeded")
-  assert(errors.is(err), "expected a structured error, got: " ..
-    tostring(err))
-  return err
-end
+local util = require "support.util"
+local catch = util.catch
 
 -- A trace function that records "C: ..." and "S: ..." lines.
 local function recorder()

@@ -45,19 +45,8 @@ local function serialize(v, out)
   end
 end
 
-local function write_file(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local data = f:read("a")
-  f:close()
-  return data
-end
+local util = require "support.util"
+local write_file, read_file = util.write_file, util.read_file
 
 local Server = {}
 Server.__index = Server

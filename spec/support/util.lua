@@ -1,0 +1,38 @@
+-- spec/support/util.lua: small helpers shared by the specs: catching
+-- structured errors, recording traces, and reading and writing files.
+local errors = require "imapsift.error"
+
+local M = {}
+
+-- catch(fn, ...) -> the structured error fn raised (fails when fn
+-- returns, or raises something else).
+function M.catch(fn, ...)
+  local ok, err = pcall(fn, ...)
+  assert(not ok, "expected an error, but the call succeeded")
+  assert(errors.is(err), "expected a structured error, got: " ..
+    tostring(err))
+  return err
+end
+
+function M.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
+function M.write_file(path, data)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+end
+
+-- A fresh temporary path that does not exist yet.
+function M.tmpname()
+  local name = os.tmpname()
+  os.remove(name)
+  return name
+end
+
+return M
