@@ -103,7 +103,9 @@ int isf_conn_write(struct isf_conn *c, const void *data, size_t len,
     if (c->broken)
         return isf_error_set(e, ISF_ECLOSED, "connection is closed");
     rc = isf_transport_write(c->t, data, len, timeout_ms, e);
-    return rc < 0 ? fail(c, rc) : 0;
+    if (rc < 0)
+        c->broken = 1; /* part of a command may be out: no way back */
+    return rc < 0 ? rc : 0;
 }
 
 size_t isf_conn_unread(const struct isf_conn *c)

@@ -254,6 +254,8 @@ static int send_segments(lua_State *L, struct lconn *lc,
         start = end;
         if (seg < cmd->nseg) {
             rc = await_continuation(L, lc, tag, e);
+            if (rc < 0)
+                lc->c->broken = 1; /* the server waits for the literal */
             if (rc <= 0)
                 return rc;
         }
