@@ -17,6 +17,9 @@ void isf_lua_push_error(lua_State *L, const struct isf_error *e);
 /* Returns nil, error table: the usual failure return of core functions. */
 int isf_lua_fail(lua_State *L, const struct isf_error *e);
 
+/* Adds the SASL crypto primitives (lua_crypto.c). */
+void isf_lua_open_crypto(lua_State *L);
+
 /* Adds connect, spawn and the Connection metatable (lua_conn.c). */
 void isf_lua_open_conn(lua_State *L);
 

@@ -64,6 +64,14 @@ struct isf_tls_opts {
 int isf_tls_wrap(struct isf_transport *inner, const struct isf_tls_opts *opts,
                  struct isf_transport **out, struct isf_error *e);
 
+/* COMPRESS=DEFLATE (RFC 4978) over inner: raw deflate both ways. pending
+ * holds bytes already read from inner after the server's OK, which are
+ * compressed data. On success *out owns inner; on failure inner is left
+ * open and still owned by the caller. */
+int isf_deflate_wrap(struct isf_transport *inner, const void *pending,
+                     size_t npending, struct isf_transport **out,
+                     struct isf_error *e);
+
 /* Convenience wrappers over ops. */
 static inline long isf_transport_read(struct isf_transport *t, void *buf,
                                       size_t len, int timeout_ms,

@@ -22,6 +22,10 @@
 local core = require "imapsift.core"
 local connection = require "imapsift.connection"
 require "imapsift.commands"
+require "imapsift.auth"
+require "imapsift.extensions"
+require "imapsift.idle"
+local util = require "imapsift.util"
 
 local M = {
   _VERSION = "imapsift 0.1",
@@ -33,5 +37,6 @@ local M = {
   quote = core.quote,
   core = core,
 }
+for k, v in pairs(util) do M[k] = v end
 
 return M

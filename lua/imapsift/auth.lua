@@ -1,0 +1,2 @@
+-- imapsift.auth: logging in with SASL mechanisms (to be filled in).
+return {}

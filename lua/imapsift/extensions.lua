@@ -1,0 +1,3 @@
+-- imapsift.extensions: SORT, THREAD, ACL, QUOTA, METADATA, ANNOTATEMORE
+-- and imaplib's remaining commands (to be filled in).
+return {}

@@ -1,0 +1,2 @@
+-- imapsift.idle: IDLE, COMPRESS and explicit STARTTLS (to be filled in).
+return {}
