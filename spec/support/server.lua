@@ -43,6 +43,20 @@ M.dovecot_imap = M.env("DOVECOT_IMAP")
 M.doveadm = M.env("DOVEADM")
 M.testdir = M.env("TESTDIR")
 
+-- Spare users, so that a spec file can have mailboxes of its own and run
+-- beside the others: spare[1] = { user = "carol", password = "carol-pw" }.
+M.spare = {}
+for user, password in M.env("SPARE_USERS"):gmatch("([^%s:]+):(%S+)") do
+  M.spare[#M.spare + 1] = { user = user, password = password }
+end
+
+-- as(i): from now on opts()/connect() log in as spare user i (1..8).
+function M.as(i)
+  local u = assert(M.spare[i], "no spare user " .. tostring(i))
+  M.user, M.password = u.user, u.password
+  return u.user
+end
+
 -- Mailboxes the server's config creates for every user; reset() empties
 -- them instead of deleting them.
 M.AUTO = { INBOX = true, Drafts = true, Sent = true, Trash = true,
