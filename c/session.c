@@ -76,6 +76,8 @@ static void command_word(const char *name, char *word, size_t size)
     word[n] = '\0';
 }
 
+static int is_cmd(const char *name, const char *word);
+
 static unsigned state_bit(enum isf_state st)
 {
     switch (st) {
@@ -127,6 +129,16 @@ int isf_session_begin(struct isf_session *s, const char *name, char *tag,
     snprintf(slot->name, sizeof slot->name, "%s", name);
     slot->used = 1;
     s->ninflight++;
+    return 0;
+}
+
+int isf_session_inflight(const struct isf_session *s, const char *word)
+{
+    size_t i;
+
+    for (i = 0; i < ISF_MAX_INFLIGHT; i++)
+        if (s->inflight[i].used && is_cmd(s->inflight[i].name, word))
+            return 1;
     return 0;
 }
 

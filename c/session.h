@@ -51,6 +51,9 @@ int isf_command_allowed(const char *name, enum isf_state st);
 int isf_session_begin(struct isf_session *s, const char *name, char *tag,
                       struct isf_error *e);
 
+/* 1 when a command whose first word is word is in flight. */
+int isf_session_inflight(const struct isf_session *s, const char *word);
+
 /* Drops tag from the in-flight table (a command that was never sent
  * whole). */
 void isf_session_forget(struct isf_session *s, const char *tag);

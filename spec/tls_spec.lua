@@ -109,7 +109,7 @@ describe("STARTTLS", function()
   it("upgrades, re-reads the capabilities and then logs in", function()
     local lines, trace = recorder()
     local imap = server.connect{ tls = "starttls", port = server.imap_port,
-      trace = trace }
+      auth = "LOGIN-COMMAND", trace = trace }
     assert.equal("AUTH", imap:state())
     -- The plaintext greeting offered STARTTLS ...
     assert.equal(1, count(lines, "^S: %* OK %[CAPABILITY .*STARTTLS"))
@@ -177,7 +177,7 @@ describe("plaintext", function()
   it("logs in when allow_plaintext = true", function()
     local lines, trace = recorder()
     local imap = server.connect{ tls = "none", port = server.imap_port,
-      allow_plaintext = true, trace = trace }
+      allow_plaintext = true, auth = "LOGIN-COMMAND", trace = trace }
     assert.equal("AUTH", imap:state())
     assert.equal(1, count(lines, "^C: %S+ LOGIN alice "))
     assert.equal(0, count(lines, server.password))

@@ -1,2 +1,413 @@
--- imapsift.auth: logging in with SASL mechanisms (to be filled in).
-return {}
+-- imapsift.auth: logging in. The LOGIN command, AUTHENTICATE through one
+-- SASL driver (the mechanisms are in imapsift.sasl), the choice of a
+-- mechanism for connect, and the secrets: passwords and OAuth tokens
+-- given as values, functions or commands, fetched afresh at every login
+-- and never traced. RFC 3501 / RFC 9051 6.2, RFC 4422 (SASL), RFC 4959
+-- (SASL-IR), RFC 2195 (CRAM-MD5), RFC 5802 / 7677 (SCRAM), RFC 7628.
+
+local core = require "imapsift.core"
+local errors = require "imapsift.error"
+local sasl = require "imapsift.sasl"
+local Connection = require("imapsift.connection").Connection
+
+local M = {}
+
+local b64enc, b64dec = core.base64_encode, core.base64_decode
+
+local function usage(command, fmt, ...)
+  errors.raise{ kind = "usage", command = command, text = fmt:format(...) }
+end
+
+local function q(s) return '"' .. errors.escape(s) .. '"' end
+
+---------------------------------------------------------------------------
+-- Options
+
+-- The values of connect's auth option: SASL mechanisms and the LOGIN
+-- command. Which kind of secret each one takes.
+local TAKES = {
+  PLAIN = "password", LOGIN = "password", ["CRAM-MD5"] = "password",
+  ["SCRAM-SHA-1"] = "password", ["SCRAM-SHA-256"] = "password",
+  ["LOGIN-COMMAND"] = "password",
+  XOAUTH2 = "token", OAUTHBEARER = "token",
+}
+
+-- Strongest first. CRAM-MD5 only when asked for: it needs the server to
+-- keep the password in the clear and is no better than SCRAM.
+local DEFAULT_ORDER = {
+  password = { "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN" },
+  token = { "OAUTHBEARER", "XOAUTH2" },
+}
+
+local SOURCES = {
+  password = "password", password_command = "password",
+  token = "token", token_command = "token",
+}
+local SOURCE_TYPES = { password = { string = true },
+  password_command = { string = true },
+  token = { string = true, ["function"] = true },
+  token_command = { string = true } }
+
+-- The secret option given (name, kind), or nil; an error message when
+-- there are several.
+local function source_of(opts)
+  local found
+  for name in pairs(SOURCES) do
+    if opts[name] ~= nil then
+      if found then
+        return nil, nil, "give only one of password, password_command, " ..
+          "token and token_command"
+      end
+      found = name
+    end
+  end
+  return found, found and SOURCES[found]
+end
+
+-- check_options(opts) -> nil, or a message saying what is wrong with the
+-- login options of connect (nothing is run or sent).
+function M.check_options(opts)
+  local name, kind, err = source_of(opts)
+  if err then return err end
+  if opts.user ~= nil and type(opts.user) ~= "string" then
+    return "user must be a string"
+  end
+  if opts.user and not name then
+    return "user given without password, password_command, token or " ..
+      "token_command"
+  end
+  if name and not opts.user then return name .. " given without user" end
+  if opts.authzid ~= nil and type(opts.authzid) ~= "string" then
+    return "authzid must be a string"
+  end
+  if name and not SOURCE_TYPES[name][type(opts[name])] then
+    return name .. " has the wrong type (" .. type(opts[name]) .. ")"
+  end
+  local auth = opts.auth
+  if auth == nil then return nil end
+  if type(auth) ~= "string" or not TAKES[auth:upper()] then
+    return "unknown auth " .. tostring(auth) .. " (PLAIN, LOGIN, " ..
+      "CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER or " ..
+      "LOGIN-COMMAND)"
+  end
+  if kind and TAKES[auth:upper()] ~= kind then
+    return ("auth %s needs a %s, not %s"):format(auth:upper(),
+      TAKES[auth:upper()], name)
+  end
+  return nil
+end
+
+-- has_credentials(opts) -> whether connect should log in.
+function M.has_credentials(opts)
+  return opts.user ~= nil
+end
+
+---------------------------------------------------------------------------
+-- Secrets
+
+-- Runs the user's command (through /bin/sh, as the user wrote it) and
+-- returns the first line of what it printed. Errors name the command,
+-- never its output.
+local function run_secret_command(option, cmd, what)
+  local f = io.popen(cmd, "r")
+  if not f then usage(what, "%s %s could not be started", option, q(cmd)) end
+  local out = f:read("a") or ""
+  local ok, how, code = f:close()
+  if not ok then
+    usage(what, "%s %s failed (%s %s)", option, q(cmd),
+      how == "signal" and "signal" or "exit status", tostring(code))
+  end
+  local first = out:match("^[^\n]*"):gsub("\r$", "")
+  out = nil -- the rest of the output is not kept
+  if first == "" then
+    usage(what, "%s %s printed no %s", option, q(cmd),
+      option == "token_command" and "token" or "password")
+  end
+  return first
+end
+
+-- A token from the user's function; its own errors pass through.
+local function call_token_function(fn, what)
+  local token = fn()
+  if type(token) ~= "string" or token == "" then
+    usage(what, "the token function returned %s, not a token",
+      type(token) == "string" and "an empty string" or type(token))
+  end
+  return token
+end
+
+-- secret(opts, what) -> the password or token, obtained now.
+local function secret(opts, what)
+  local name = source_of(opts)
+  local v = opts[name]
+  if name == "password_command" or name == "token_command" then
+    return run_secret_command(name, v, what)
+  elseif type(v) == "function" then
+    return call_token_function(v, what)
+  end
+  return v
+end
+
+---------------------------------------------------------------------------
+-- The LOGIN command
+
+-- Refuses to hand credentials to a connection anyone could read. SCRAM
+-- and CRAM-MD5 would not reveal the password, but a plaintext session
+-- is still open to tampering, so they need allow_plaintext too.
+function Connection:refuse_plaintext(what, allow, text)
+  if not self:secure() and not (allow or self.opts.allow_plaintext) then
+    usage(what, "refusing to %s over a plaintext connection (use " ..
+      "tls = \"implicit\" or \"starttls\", or set allow_plaintext)",
+      text or "authenticate")
+  end
+end
+
+-- The LOGIN command, once the plaintext rule has been applied.
+function Connection:login_command(user, password, what)
+  if self.capabilities.LOGINDISABLED then
+    usage(what, "server has disabled LOGIN (LOGINDISABLED)")
+  end
+  local tagged = self:run("LOGIN", { { str = user }, { secret = password } },
+    what)
+  self:after_auth(tagged)
+  return tagged.text
+end
+
+-- login(user, password) -> the server's text (the LOGIN command).
+function Connection:login(user, password)
+  local what = "LOGIN as " .. q(tostring(user))
+  if type(user) ~= "string" or type(password) ~= "string" then
+    usage(what, "user and password must be strings")
+  end
+  self:refuse_plaintext(what, false, "send a password")
+  return self:login_command(user, password, what)
+end
+
+-- The capabilities change with authentication: take them from the tagged
+-- OK's code, or ask.
+function Connection:after_auth(tagged)
+  if not (tagged.code and tagged.code.name == "CAPABILITY") then
+    self:capability()
+  end
+end
+
+---------------------------------------------------------------------------
+-- The SASL driver
+
+-- A challenge: base64, tolerating missing padding.
+local function decode_challenge(text)
+  text = text or ""
+  if #text % 4 ~= 0 then text = text .. ("="):rep(4 - #text % 4) end
+  return b64dec(text)
+end
+
+function Connection:auth_write(line, secret_line, what)
+  local ok, err = self.conn:write_line(line, secret_line)
+  if not ok then error(errors.from_core(err, what), 0) end
+end
+
+-- Answers one continuation: the initial response still pending (no
+-- SASL-IR), the mechanism's response, or "*" when the client gives up.
+function Connection:auth_answer(st, r, what)
+  local resp, err
+  if st.cancelled then
+    resp = nil
+  elseif st.pending then
+    resp, st.pending = st.pending, nil
+  else
+    local challenge = decode_challenge(r.text)
+    if challenge == nil then
+      err = errors.new{ kind = "protocol",
+        text = "server sent a challenge that is not base64" }
+    else
+      resp, err = st.mech:step(challenge)
+    end
+  end
+  if resp == nil then
+    st.cancelled, st.failure = true, st.failure or err
+    self:auth_write("*", false, what)
+  else
+    self:auth_write(b64enc(resp), true, what)
+  end
+end
+
+local MAX_DETAIL = 1000 -- bytes of an error challenge kept in errors
+
+local function raise_with(e, what)
+  if errors.is(e) and e.command == nil then e.command = what end
+  error(e, 0)
+end
+
+-- The tagged response: OK only counts when the mechanism agrees (SCRAM
+-- must have checked the server's signature); a client-side failure
+-- outranks the server's NO or BAD; an error challenge's text (OAuth
+-- JSON, SCRAM e=) goes into the error.
+function Connection:auth_done(st, r, what)
+  if r.status == "OK" then
+    local ok, err = true, nil
+    if st.cancelled then
+      ok, err = false, errors.new{ kind = "protocol",
+        text = "server accepted an exchange the client cancelled" }
+    else
+      ok, err = st.mech:finish()
+    end
+    if not ok then self:shutdown(); raise_with(err, what) end
+    local tagged = self:finish(r, what)
+    self:after_auth(tagged)
+    return tagged.text
+  end
+  if st.failure then raise_with(st.failure, what) end
+  local e = errors.from_response(r, what)
+  if st.mech.failure then
+    e.detail = st.mech.failure:sub(1, MAX_DETAIL)
+    e.text = (e.text or "") .. " (server said: " .. e.detail .. ")"
+  end
+  error(e, 0)
+end
+
+function Connection:auth_other(r, tag, what)
+  if r.kind == "tagged" then
+    if r.unknown_tag then
+      errors.raise{ kind = "protocol", command = what,
+        text = "server completed unknown tag " .. tostring(r.tag) }
+    end
+    self.completed[r.tag] = r
+    return
+  end
+  self:absorb(r)
+  if r.type == "BYE" then
+    local e = errors.from_response(r, what)
+    e.kind = "bye"
+    self:shutdown()
+    error(e, 0)
+  end
+  self:remember(r)
+end
+
+-- sasl_exchange(mech, what, use_ir) -> the server's text. Runs the
+-- sasl.lua mechanism mech through AUTHENTICATE; with use_ir its initial
+-- response goes in the command (RFC 4959, "=" when empty), else after
+-- the server's first "+". Every response is sent as a secret.
+function Connection:sasl_exchange(mech, what, use_ir)
+  local initial = mech:start()
+  local args = { mech.name }
+  if initial ~= nil and use_ir then
+    args[2] = { secret = initial == "" and "=" or b64enc(initial) }
+    initial = nil
+  end
+  local st = { mech = mech, pending = initial }
+  local tag = self:send("AUTHENTICATE", args, what)
+  while true do
+    local r = self:read_response(what)
+    if r.kind == "continue" then
+      self:auth_answer(st, r, what)
+    elseif r.kind == "tagged" and r.tag == tag then
+      return self:auth_done(st, r, what)
+    else
+      self:auth_other(r, tag, what)
+    end
+  end
+end
+
+---------------------------------------------------------------------------
+-- Public methods
+
+-- A mechanism driven by an imaplib-style callback: fn(challenge) returns
+-- the response bytes, nil to cancel; an error it raises is kept and
+-- raised once the server has answered the cancel.
+local function callback_mechanism(name, fn)
+  local m = { name = name }
+  function m.start() return nil end
+  function m.step(_, challenge)
+    local ok, resp = pcall(fn, challenge)
+    if not ok then return nil, resp end
+    if resp ~= nil and type(resp) ~= "string" then
+      return nil, errors.new{ kind = "usage", text = "the authenticate " ..
+        "function must return a string or nil, not " .. type(resp) }
+    end
+    return resp
+  end
+  function m.finish() return true end
+  return m
+end
+
+-- authenticate(mechanism, fn) -> the server's text (imaplib's
+-- authenticate). fn(challenge) gets each decoded challenge and returns
+-- the response bytes (nil cancels with "*"). The server speaks first
+-- (no SASL-IR), as in imaplib.
+function Connection:authenticate(mechanism, fn)
+  local what = "AUTHENTICATE " .. tostring(mechanism)
+  if type(mechanism) ~= "string" or not mechanism:match("^[%w_%-]+$") then
+    usage(what, "mechanism must be a SASL mechanism name")
+  end
+  if type(fn) ~= "function" then usage(what, "needs a function") end
+  self:refuse_plaintext(what)
+  return self:sasl_exchange(callback_mechanism(mechanism:upper(), fn),
+    what, false)
+end
+
+-- Runs sasl.new(name, creds) through the driver; errors name what and
+-- carry the mechanism's name.
+function Connection:sasl_login(name, creds, what)
+  local ok, res = pcall(function()
+    local mech = sasl.new(name, creds)
+    return self:sasl_exchange(mech, what, self.capabilities["SASL-IR"])
+  end)
+  if ok then return res end
+  if errors.is(res) then
+    if res.command == "SASL" then res.command = what end
+    res.mechanism = res.mechanism or name
+  end
+  error(res, 0)
+end
+
+-- login_cram_md5(user, password) -> the server's text (imaplib's).
+function Connection:login_cram_md5(user, password)
+  local what = "LOGIN as " .. q(tostring(user))
+  if type(user) ~= "string" or type(password) ~= "string" then
+    usage(what, "user and password must be strings")
+  end
+  self:refuse_plaintext(what)
+  return self:sasl_login("CRAM-MD5", { user = user, password = password },
+    what)
+end
+
+-- The mechanism connect uses: opts.auth, else the strongest the server
+-- offers for this kind of secret.
+function Connection:choose_auth(opts, kind, what)
+  if opts.auth then return opts.auth:upper() end
+  for _, name in ipairs(DEFAULT_ORDER[kind]) do
+    if self.capabilities["AUTH=" .. name] then return name end
+  end
+  if kind == "password" then return "LOGIN-COMMAND" end
+  usage(what, "server offers neither OAUTHBEARER nor XOAUTH2 for a token")
+end
+
+-- login_with(opts) -> the server's text. Logs in with connect's options
+-- (user, password | password_command | token | token_command, auth,
+-- authzid for PLAIN and SCRAM, allow_plaintext); connect calls it, and so does reconnect, so that a
+-- token function or command runs again for every login.
+function Connection:login_with(opts)
+  opts = opts or self.opts
+  local bad = M.check_options(opts)
+  if bad then usage("LOGIN", "%s", bad) end
+  if not opts.user then usage("LOGIN", "no user to log in as") end
+  local what = "LOGIN as " .. q(opts.user)
+  local _, kind = source_of(opts)
+  self:refuse_plaintext(what, opts.allow_plaintext,
+    kind == "token" and "send a token" or "send a password")
+  if next(self.capabilities) == nil then self:capability() end
+  local mech = self:choose_auth(opts, kind, what)
+  local value = secret(opts, what)
+  if mech == "LOGIN-COMMAND" then
+    return self:login_command(opts.user, value, what)
+  end
+  local creds = { user = opts.user, [kind] = value,
+    authzid = opts.authzid }
+  if not self.opts.command then
+    creds.host, creds.port = self.opts.host, self.opts.port
+  end
+  return self:sasl_login(mech, creds, what)
+end
+
+return M
