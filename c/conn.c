@@ -4,6 +4,7 @@
 
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 
 int isf_conn_new(struct isf_transport *t, const struct isf_limits *limits,
                  struct isf_conn **out, struct isf_error *e)
@@ -125,12 +126,20 @@ static int more_waiting(const struct isf_conn *c)
     return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
 }
 
+static int is_compressed(const struct isf_conn *c)
+{
+    return strcmp(c->t->ops->name, "deflate") == 0;
+}
+
 int isf_conn_starttls(struct isf_conn *c, const struct isf_tls_opts *o,
                       struct isf_error *e)
 {
     struct isf_transport *tls;
     int rc;
 
+    if (is_compressed(c)) /* TLS would go inside the deflate stream */
+        return isf_error_set(e, ISF_EUSAGE, "STARTTLS is not possible "
+                             "after COMPRESS (RFC 4978)");
     if (isf_conn_unread(c) > 0 || isf_parser_busy(c->p) || more_waiting(c)) {
         c->broken = 1;
         return isf_error_set(e, ISF_ETLS,
@@ -142,5 +151,31 @@ int isf_conn_starttls(struct isf_conn *c, const struct isf_tls_opts *o,
     if (rc < 0)
         return fail(c, rc);
     c->t = tls;
+    return 0;
+}
+
+int isf_conn_compress(struct isf_conn *c, struct isf_error *e)
+{
+    struct isf_transport *z;
+    int rc;
+
+    if (c->broken)
+        return isf_error_set(e, ISF_ECLOSED, "connection is closed");
+    if (is_compressed(c))
+        return isf_error_set(e, ISF_EUSAGE, "COMPRESS is already active");
+    if (isf_parser_busy(c->p)) {
+        c->broken = 1; /* part of a response came uncompressed */
+        return isf_error_set(e, ISF_EPROTO, "COMPRESS: a response "
+                             "straddles the start of compression");
+    }
+    /* Decrypted TLS bytes stay in the inner transport, which the new one
+     * reads from: only our own read-ahead is pending input. */
+    rc = isf_deflate_wrap(c->t, c->rbuf + c->rpos, c->rlen - c->rpos, &z, e);
+    if (rc < 0) {
+        c->broken = 1;
+        return rc;
+    }
+    c->t = z;
+    c->rpos = c->rlen = 0;
     return 0;
 }

@@ -47,4 +47,10 @@ size_t isf_conn_unread(const struct isf_conn *c);
 int isf_conn_starttls(struct isf_conn *c, const struct isf_tls_opts *o,
                       struct isf_error *e);
 
+/* Switch to COMPRESS=DEFLATE (RFC 4978) right after the server's OK to
+ * COMPRESS: the bytes read after the OK and not parsed yet are compressed
+ * data, handed to the new transport. Any failure marks the connection
+ * broken (the server already compresses). */
+int isf_conn_compress(struct isf_conn *c, struct isf_error *e);
+
 #endif

@@ -6,6 +6,7 @@
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conn.h"
 #include "lua_command.h"
@@ -59,6 +60,11 @@ static struct lconn *new_lconn(lua_State *L)
     return lc;
 }
 
+static struct lconn *lc_of(lua_State *L, int ud)
+{
+    return lua_touserdata(L, ud);
+}
+
 /* --- trace ----------------------------------------------------------- */
 
 static int tracing(lua_State *L, int ud)
@@ -88,6 +94,13 @@ static void trace_response(lua_State *L, int ud,
 
     if (!tracing(L, ud))
         return;
+    /* SASL challenges (a SCRAM server-first and server-final together
+     * allow an offline dictionary attack) stay out of traces. */
+    if (r->kind == ISF_RESP_CONTINUE &&
+        isf_session_inflight(&lc_of(L, ud)->c->s, "AUTHENTICATE")) {
+        trace_line(L, ud, "S", "+ ***", 5);
+        return;
+    }
     isf_buf_init(&b, 64 * 1024);
     if (isf_trace_response(&b, r) == ISF_ELIMIT)
         isf_buf_reset(&b), isf_buf_puts(&b, "(response too long to trace)");
@@ -362,6 +375,19 @@ static int l_starttls(lua_State *L)
     return 1;
 }
 
+/* conn:compress() -> true | nil, err: COMPRESS=DEFLATE from now on;
+ * called right after the server's OK to COMPRESS DEFLATE. */
+static int l_compress(lua_State *L)
+{
+    struct lconn *lc = check_lconn(L);
+    struct isf_error e;
+
+    if (isf_conn_compress(lc->c, &e) < 0)
+        return isf_lua_fail(L, &e);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static int l_state(lua_State *L)
 {
     struct lconn *lc = check_lconn(L);
@@ -498,6 +524,17 @@ static int l_spawn(lua_State *L)
     return 1;
 }
 
+/* core.monotonic() -> seconds on the monotonic clock (a float), for
+ * Lua code that must split a time budget over several reads (IDLE). */
+static int l_monotonic(lua_State *L)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + ts.tv_nsec / 1e9);
+    return 1;
+}
+
 void isf_lua_open_conn(lua_State *L)
 {
     static const luaL_Reg methods[] = {
@@ -506,7 +543,8 @@ void isf_lua_open_conn(lua_State *L)
         {"state", l_state},         {"unread", l_unread},
         {"inflight", l_inflight},   {"set_trace", l_set_trace},
         {"set_timeout", l_set_timeout}, {"close", l_close},
-        {"closed", l_closed},       {NULL, NULL},
+        {"closed", l_closed},       {"compress", l_compress},
+        {NULL, NULL},
     };
     static const luaL_Reg meta[] = {
         {"__gc", l_close}, {"__close", l_close},
@@ -522,4 +560,6 @@ void isf_lua_open_conn(lua_State *L)
     lua_setfield(L, -2, "connect");
     lua_pushcfunction(L, l_spawn);
     lua_setfield(L, -2, "spawn");
+    lua_pushcfunction(L, l_monotonic);
+    lua_setfield(L, -2, "monotonic");
 }

@@ -224,8 +224,10 @@ local function open_transport(opts)
     timeout = opts.timeout, limits = opts.limits }
 end
 
-function Connection:tls_handshake(what)
-  local o = self.opts
+-- tls_handshake(what [, o]): TLS over the open link; o holds host,
+-- servername, ca_file, ca_path and verify (default: the connect options).
+function Connection:tls_handshake(what, o)
+  o = o or self.opts
   if o.verify == false then
     io.stderr:write("imapsift: warning: TLS certificate verification is ",
       "disabled for ", errors.escape(o.host), "\n")
@@ -237,6 +239,7 @@ function Connection:tls_handshake(what)
     self:shutdown()
     error(e, 0)
   end
+  self.tls_active = true
 end
 
 function Connection:read_greeting()
@@ -261,7 +264,8 @@ end
 
 -- STARTTLS is required, never opportunistic: anything short of a clean
 -- upgrade fails before a credential or mailbox name is sent.
-function Connection:upgrade_starttls()
+-- upgrade_starttls([o]): o as for tls_handshake (Connection:starttls).
+function Connection:upgrade_starttls(o)
   if self.greeting.status == "PREAUTH" then
     self:shutdown()
     errors.raise{ kind = "tls", command = "STARTTLS",
@@ -280,14 +284,15 @@ function Connection:upgrade_starttls()
     if errors.is(err) then err.kind = "tls" end
     error(err, 0)
   end
-  self:tls_handshake("STARTTLS")
+  self:tls_handshake("STARTTLS", o)
   -- Nothing learned before TLS can be trusted.
   self.capabilities, self.untagged = {}, {}
   self:capability()
 end
 
 function Connection:secure()
-  return self.tls_mode ~= "none" or self.opts.command ~= nil
+  return self.tls_mode ~= "none" or self.tls_active == true or
+    self.opts.command ~= nil
 end
 
 -- connect(opts) -> connection. See init.lua for the options.
@@ -300,9 +305,11 @@ function M.connect(opts)
     error(("tls must be \"implicit\", \"starttls\" or \"none\", not %q")
       :format(tostring(tls)), 2)
   end
-  if opts.user and opts.password == nil then
-    error("connect: user given without password", 2)
-  end
+  -- auth.lua extends Connection; required here, not at load time, as
+  -- it requires this module.
+  local auth = require "imapsift.auth"
+  local bad = auth.check_options(opts)
+  if bad then error("connect: " .. bad, 2) end
   opts.host = opts.host or "localhost"
   opts.port = opts.port or DEFAULT_PORT[tls]
   local self = setmetatable({ opts = opts, tls_mode = tls, capabilities = {},
@@ -318,13 +325,16 @@ function M.connect(opts)
   -- A failure from here on must not leave the socket or child process
   -- open until the garbage collector finds it.
   local ok, e = pcall(function()
-    if opts.trace then self:set_trace(opts.trace) end
+    -- debug = n (imaplib's levels) applies when trace is not given.
+    local trace = opts.trace
+    if trace == nil then trace = opts.debug end
+    if trace then self:set_trace(trace) end
     if tls == "implicit" then self:tls_handshake("connect to " .. where) end
     self:read_greeting()
     if tls == "starttls" then self:upgrade_starttls() end
     -- A PREAUTH greeting has already authenticated the session.
-    if opts.user and self:state() == "NONAUTH" then
-      self:login(opts.user, opts.password)
+    if auth.has_credentials(opts) and self:state() == "NONAUTH" then
+      self:login_with(opts)
     end
   end)
   if not ok then self:shutdown(); error(e, 0) end
@@ -358,8 +368,12 @@ function Connection:state()
   return self.conn:state()
 end
 
+-- set_trace(t): true, a function(dir, line), false/nil, or an imaplib
+-- debug level (a number: see imapsift.trace_level).
 function Connection:set_trace(t)
-  if t == true or (math.type(t) == "integer" and t > 0) then
+  if type(t) == "number" then
+    t = require("imapsift.util").trace_level(t)
+  elseif t == true then
     t = function(dir, line) io.stderr:write(dir, ": ", line, "\n") end
   elseif not t then
     t = nil
