@@ -397,6 +397,14 @@ describe("the connection object against Dovecot", function()
         utc_seconds(m.internaldate))
     end)
 
+    it("takes the internal date as epoch seconds too", function()
+      local when = 1700000000
+      local r = imap:append("INBOX", server.message(), { date = when })
+      imap:select("INBOX")
+      local m = imap:fetch(r.uid, { "INTERNALDATE" })[1]
+      assert.equal(when, imapsift.internaldate.parse(m.internaldate))
+    end)
+
     it("fails with TRYCREATE for a missing mailbox", function()
       local err = catch(imap.append, imap, "Nope", server.message())
       assert.equal("no", err.kind)

@@ -9,6 +9,7 @@ local core = require "imapsift.core"
 local errors = require "imapsift.error"
 local set = require "imapsift.set"
 local search = require "imapsift.search"
+local internaldate = require "imapsift.internaldate"
 local Connection = require("imapsift.connection").Connection
 
 local function usage(command, fmt, ...)
@@ -203,6 +204,7 @@ function Connection:status(name, items)
 end
 
 -- append(name, message [, opts{ flags, date }]) -> { uidvalidity, uid }
+-- (date: an INTERNALDATE string or epoch seconds)
 -- or true when the server gives no APPENDUID.
 function Connection:append(name, message, opts)
   opts = opts or {}
@@ -210,7 +212,9 @@ function Connection:append(name, message, opts)
   if type(message) ~= "string" then usage(what, "message must be a string") end
   local args = { mbox(name, what) }
   if opts.flags then args[#args + 1] = opts.flags end
-  if opts.date then args[#args + 1] = { qstr = opts.date } end
+  local date = opts.date
+  if math.type(date) == "integer" then date = internaldate.format(date) end
+  if date then args[#args + 1] = { qstr = date } end
   args[#args + 1] = { literal = message }
   local tagged = self:mutate("APPEND", args, what)
   local code = tagged and tagged.code

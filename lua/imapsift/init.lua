@@ -10,6 +10,11 @@
 --     verify = true,               -- false must be asked for (warns)
 --     servername = nil,            -- name to verify, default host
 --     user = "alice", password = "secret",  -- log in during connect
+--     password_command = nil,      -- or: first output line of a command
+--     token = nil,                 -- or: OAuth token (string or function)
+--     token_command = nil,         -- or: a command printing a token
+--     auth = nil,                  -- SASL mechanism, default strongest
+--     debug = 0,                   -- imaplib's debug levels
 --     allow_plaintext = false,     -- LOGIN over tls = "none"
 --     command = nil,               -- run a command and talk over its
 --                                  -- stdin/stdout instead of a socket
