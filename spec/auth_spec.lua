@@ -13,18 +13,9 @@ local b64 = imapsift.core.base64_encode
 local USER = server.as(1) -- carol: this file's own user
 local PASSWORD = server.password
 
-local function recorder()
-  local lines = {}
-  return lines, function(dir, line) lines[#lines + 1] = dir .. ": " .. line end
-end
+local recorder = util.recorder
 
-local function count(lines, pattern)
-  local n = 0
-  for _, l in ipairs(lines) do
-    if l:find(pattern) then n = n + 1 end
-  end
-  return n
-end
+local count = util.count
 
 -- No form of the password in the trace: as is, base64 alone, or inside
 -- a PLAIN message.

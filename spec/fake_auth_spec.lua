@@ -5,60 +5,31 @@
 local imapsift = require "imapsift"
 local errors = require "imapsift.error"
 local fake = require "support.fake"
+local util = require "support.util"
 
 local b64 = imapsift.core.base64_encode
 local CRLF = "\r\n"
-local servers, conns = {}, {}
 
--- Escapes s for use as a literal Lua pattern.
-local function lit(s)
-  return (s:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"))
-end
+local lit = util.lit
 
-local function start(steps, extra)
-  local srv = fake.new(steps)
-  servers[#servers + 1] = srv
-  local imap = imapsift.connect(srv:options(extra))
-  conns[#conns + 1] = imap
-  return imap, srv
-end
-
--- A connect expected to fail: the error and the server.
+local session = fake.session()
+local function start(steps, extra) return session:start(steps, extra) end
 local function start_error(steps, extra)
-  local srv = fake.new(steps)
-  servers[#servers + 1] = srv
-  local err = fake.error_of(imapsift.connect, srv:options(extra))
-  collectgarbage()
-  collectgarbage()
-  assert.is_true(errors.is(err), "not a structured error: " .. tostring(err))
-  return err, srv
+  return session:start_error(steps, extra)
 end
-
-local function err_of(f, ...)
-  local err = fake.error_of(f, ...)
-  assert.is_true(errors.is(err), "not a structured error: " .. tostring(err))
-  return err
-end
+local err_of = util.catch
 
 local function finish(imap, srv)
   imap:shutdown()
   return srv:log()
 end
 
--- A trace recorder: lines as "C: ..." / "S: ...", and the function.
-local function recorder()
-  local lines = {}
-  return lines, function(dir, line) lines[#lines + 1] = dir .. ": " .. line end
-end
+local recorder = util.recorder
 
 local greet = fake.greeting
 local OK_CAPS = "OK [CAPABILITY IMAP4rev1 IDLE] logged in"
 
-after_each(function()
-  for _, c in ipairs(conns) do pcall(c.shutdown, c) end
-  for _, s in ipairs(servers) do s:cleanup() end
-  servers, conns = {}, {}
-end)
+after_each(function() session:cleanup() end)
 
 describe("XOAUTH2 and OAUTHBEARER", function()
   local USER, TOKEN = "alice@example.org", "ya29.a0Af-token_42"

@@ -5,9 +5,10 @@
 local imapsift = require "imapsift"
 local errors = require "imapsift.error"
 local fake = require "support.fake"
+local util = require "support.util"
 
 local CRLF = "\r\n"
-local servers, conns = {}, {}
+local session = fake.session()
 
 local ALL_CAPS = "IMAP4rev1 SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT " ..
   "ACL QUOTA METADATA ANNOTATEMORE"
@@ -18,11 +19,7 @@ local function start(steps, caps)
   local all = { { send = "* PREAUTH [CAPABILITY " .. (caps or ALL_CAPS) ..
     "] logged in" .. CRLF } }
   for _, s in ipairs(steps) do all[#all + 1] = s end
-  local srv = fake.new(all)
-  servers[#servers + 1] = srv
-  local imap = imapsift.connect(srv:options())
-  conns[#conns + 1] = imap
-  return imap, srv
+  return session:start(all)
 end
 
 -- Closes the connection and returns every byte the client sent.
@@ -62,17 +59,9 @@ local function selected(more)
   return imap, srv
 end
 
-local function err_of(f, ...)
-  local err = fake.error_of(f, ...)
-  assert.is_true(errors.is(err), "not a structured error: " .. tostring(err))
-  return err
-end
+local err_of = util.catch
 
-after_each(function()
-  for _, c in ipairs(conns) do pcall(c.shutdown, c) end
-  for _, s in ipairs(servers) do s:cleanup() end
-  servers, conns = {}, {}
-end)
+after_each(function() session:cleanup() end)
 
 describe("SORT", function()
   it("sends UID SORT with criteria, charset and search keys", function()

@@ -6,34 +6,16 @@ local imapsift = require "imapsift"
 local errors = require "imapsift.error"
 local set = require "imapsift.set"
 local fake = require "support.fake"
+local util = require "support.util"
 
 local CRLF = "\r\n"
-local servers, conns = {}, {}
 
--- start(steps [, extra connect options]) -> imap, server
-local function start(steps, extra)
-  local srv = fake.new(steps)
-  servers[#servers + 1] = srv
-  local imap = imapsift.connect(srv:options(extra))
-  conns[#conns + 1] = imap
-  return imap, srv
-end
-
--- A connect expected to fail: returns the error and the server.
+local session = fake.session()
+local function start(steps, extra) return session:start(steps, extra) end
 local function start_error(steps, extra)
-  local srv = fake.new(steps)
-  servers[#servers + 1] = srv
-  local err = fake.error_of(imapsift.connect, srv:options(extra))
-  collectgarbage() -- reaps a half-open connection, completing the log
-  collectgarbage()
-  return err, srv
+  return session:start_error(steps, extra)
 end
-
-local function err_of(f, ...)
-  local err = fake.error_of(f, ...)
-  assert.is_true(errors.is(err), "not a structured error: " .. tostring(err))
-  return err
-end
+local err_of = util.catch
 
 -- Closes the connection (which waits for the fake to exit) and returns
 -- what the client sent.
@@ -74,11 +56,7 @@ local function open_selected(caps, more, extra)
   return imap, srv, box
 end
 
-after_each(function()
-  for _, c in ipairs(conns) do pcall(c.shutdown, c) end
-  for _, s in ipairs(servers) do s:cleanup() end
-  servers, conns = {}, {}
-end)
+after_each(function() session:cleanup() end)
 
 describe("greetings", function()
   it("OK greeting: NONAUTH, capabilities from the greeting code", function()

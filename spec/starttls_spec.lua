@@ -7,18 +7,13 @@ local imapsift = require "imapsift"
 local errors = require "imapsift.error"
 local fake = require "support.fake"
 
-local servers = {}
-
-after_each(function()
-  for _, s in ipairs(servers) do s:cleanup() end
-  servers = {}
-end)
+local session = fake.session()
+after_each(function() session:cleanup() end)
 
 -- connect_error(steps [, extra]) -> error, server log. Connects with
 -- credentials and tls = "starttls"; the connect must fail.
 local function connect_error(steps, extra)
-  local srv = fake.new(steps)
-  servers[#servers + 1] = srv
+  local srv = session:new(steps)
   local opts = srv:options{ tls = "starttls", user = "alice",
     password = "secret", timeout = 3 }
   for k, v in pairs(extra or {}) do opts[k] = v end

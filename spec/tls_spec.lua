@@ -10,17 +10,9 @@ local server = require "support.server"
 local util = require "support.util"
 local catch = util.catch
 
--- A trace function that records "C: ..." and "S: ..." lines.
-local function recorder()
-  local lines = {}
-  return lines, function(dir, line) lines[#lines + 1] = dir .. ": " .. line end
-end
+local recorder = util.recorder
 
-local function count(lines, pattern)
-  local n = 0
-  for _, l in ipairs(lines) do if l:find(pattern) then n = n + 1 end end
-  return n
-end
+local count = util.count
 
 -- Position of the first line matching pattern (or nil).
 local function index(lines, pattern)

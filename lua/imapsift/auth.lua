@@ -265,25 +265,6 @@ function Connection:auth_done(st, r, what)
   error(e, 0)
 end
 
-function Connection:auth_other(r, tag, what)
-  if r.kind == "tagged" then
-    if r.unknown_tag then
-      errors.raise{ kind = "protocol", command = what,
-        text = "server completed unknown tag " .. tostring(r.tag) }
-    end
-    self.completed[r.tag] = r
-    return
-  end
-  self:absorb(r)
-  if r.type == "BYE" then
-    local e = errors.from_response(r, what)
-    e.kind = "bye"
-    self:shutdown()
-    error(e, 0)
-  end
-  self:remember(r)
-end
-
 -- sasl_exchange(mech, what, use_ir) -> the server's text. Runs the
 -- sasl.lua mechanism mech through AUTHENTICATE; with use_ir its initial
 -- response goes in the command (RFC 4959, "=" when empty), else after
@@ -304,7 +285,7 @@ function Connection:sasl_exchange(mech, what, use_ir)
     elseif r.kind == "tagged" and r.tag == tag then
       return self:auth_done(st, r, what)
     else
-      self:auth_other(r, tag, what)
+      if self:dispatch(r, what) then self:remember(r) end
     end
   end
 end

@@ -137,6 +137,34 @@ function Connection:bye_error(what)
 end
 
 -- wait(tag, what, each) -> tagged response, untagged responses
+-- dispatch(r, what) -> true for untagged data. The bookkeeping for every
+-- response that is not the completion being waited for: untagged data is
+-- absorbed (a BYE raises kind "bye", except during LOGOUT); the
+-- completion of another command in flight is kept for its wait(); one for
+-- a tag never sent is a confused or hostile server (remembering it would
+-- grow without bound) and raises kind "protocol".
+function Connection:dispatch(r, what)
+  if r.kind == "tagged" then
+    if r.unknown_tag then
+      errors.raise{ kind = "protocol", command = what,
+        text = "server completed unknown tag " .. tostring(r.tag) }
+    end
+    self.completed[r.tag] = r
+    return false
+  elseif r.kind ~= "untagged" then
+    return false
+  end
+  self:absorb(r)
+  if r.type == "BYE" and not self.logging_out then
+    local e = errors.from_response(r, what)
+    e.kind = "bye"
+    self:shutdown()
+    error(e, 0)
+  end
+  return true
+end
+
+-- wait(tag, what, each) -> tagged response, untagged responses
 -- Reads until tag completes. Untagged responses are absorbed and
 -- collected, or handed to each(r) (streaming) when each returns true for
 -- them. Raises on NO, BAD, BYE and transport failures.
@@ -151,29 +179,12 @@ function Connection:wait(tag, what, each)
   local data = {}
   while true do
     local r = self:read_response(what)
-    if r.kind == "tagged" then
-      if r.tag == tag then return self:finish(r, what), data end
-      if r.unknown_tag then
-        -- A completion for a command never sent: a confused or hostile
-        -- server (remembering it would grow without bound).
-        errors.raise{ kind = "protocol", command = what,
-          text = "server completed unknown tag " .. tostring(r.tag) }
-      end
-      self.completed[r.tag] = r
-    elseif r.kind == "untagged" then
-      self:absorb(r)
-      if r.type == "BYE" and self.logging_out then
-        -- expected during LOGOUT
-      elseif r.type == "BYE" then
-        local e = errors.from_response(r, what)
-        e.kind = "bye"
-        self:shutdown()
-        error(e, 0)
-      end
-      if not (each and each(r)) then
-        data[#data + 1] = r
-        self:remember(r)
-      end
+    if r.kind == "tagged" and r.tag == tag then
+      return self:finish(r, what), data
+    end
+    if self:dispatch(r, what) and not (each and each(r)) then
+      data[#data + 1] = r
+      self:remember(r)
     end
   end
 end

@@ -57,25 +57,11 @@ end
 -- absorbed, then given to the callback (BYE raises kind "bye"). Returns
 -- true when r is the completion of tag (checked: NO/BAD raise).
 local function deliver(self, w, r, tag, what)
-  if r.kind == "untagged" then
-    self:absorb(r)
-    if r.type == "BYE" then
-      local e = errors.from_response(r, what)
-      e.kind = "bye"
-      self:shutdown()
-      error(e, 0)
-    end
-    if not notify(w, r) then self:remember(r) end
-  elseif r.kind == "tagged" then
-    if tag and r.tag == tag then
-      self:finish(r, what)
-      return true
-    elseif r.unknown_tag then
-      errors.raise{ kind = "protocol", command = what,
-        text = "server completed unknown tag " .. tostring(r.tag) }
-    end
-    self.completed[r.tag] = r -- a pipelined command's, kept for wait()
+  if r.kind == "tagged" and tag and r.tag == tag then
+    self:finish(r, what)
+    return true
   end
+  if self:dispatch(r, what) and not notify(w, r) then self:remember(r) end
   return false
 end
 

@@ -112,4 +112,45 @@ function M.error_of(f, ...)
   return err
 end
 
+-- session() -> s: the fake servers and connections of one spec file.
+--   s:start(steps [, extra]) -> imap, server   (connect must succeed)
+--   s:start_error(steps [, extra]) -> err, server (connect must fail
+--       with a structured error)
+--   s:cleanup()  closes every connection and removes every server; call
+--       it from after_each.
+function M.session()
+  local s = { servers = {}, conns = {} }
+
+  function s:new(steps)
+    local srv = M.new(steps)
+    self.servers[#self.servers + 1] = srv
+    return srv
+  end
+
+  function s:start(steps, extra)
+    local srv = self:new(steps)
+    local imap = require("imapsift").connect(srv:options(extra))
+    self.conns[#self.conns + 1] = imap
+    return imap, srv
+  end
+
+  function s:start_error(steps, extra)
+    local srv = self:new(steps)
+    local err = M.error_of(require("imapsift").connect, srv:options(extra))
+    collectgarbage() -- reaps a half-open connection, completing the log
+    collectgarbage()
+    assert(require("imapsift.error").is(err),
+      "not a structured error: " .. tostring(err))
+    return err, srv
+  end
+
+  function s:cleanup()
+    for _, c in ipairs(self.conns) do pcall(c.shutdown, c) end
+    for _, v in ipairs(self.servers) do v:cleanup() end
+    self.servers, self.conns = {}, {}
+  end
+
+  return s
+end
+
 return M

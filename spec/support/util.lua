@@ -28,6 +28,27 @@ function M.write_file(path, data)
   f:close()
 end
 
+-- recorder() -> lines, trace: a trace function that records "C: ..."
+-- and "S: ..." lines.
+function M.recorder()
+  local lines = {}
+  return lines, function(dir, line) lines[#lines + 1] = dir .. ": " .. line end
+end
+
+-- count(lines, pattern) -> how many lines match.
+function M.count(lines, pattern)
+  local n = 0
+  for _, l in ipairs(lines) do
+    if l:find(pattern) then n = n + 1 end
+  end
+  return n
+end
+
+-- lit(s) -> s escaped for use as a literal Lua pattern.
+function M.lit(s)
+  return (s:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"))
+end
+
 -- A fresh temporary path that does not exist yet.
 function M.tmpname()
   local name = os.tmpname()
