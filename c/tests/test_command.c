@@ -1,25 +1,15 @@
 /* test_command.c: the command encoder (command.c): exact wire bytes, trace
  * text and segment ends for every argument form, and refused inputs. */
 #include "command.h"
+#include "tests/check.h"
 
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-
-#define CHECK(cond)                                                           \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                   \
-            failures++;                                                       \
-        }                                                                     \
-    } while (0)
 
 #define MAX 65536
-#define S(lit) lit, sizeof(lit) - 1
 
 /* Prints bytes with CR, LF and other controls visible. */
 static void show(const char *label, const char *s, size_t n)
@@ -544,10 +534,5 @@ int main(void)
     test_max_bytes();
     test_segments();
     test_quote();
-    if (failures) {
-        fprintf(stderr, "test_command: %d failure(s)\n", failures);
-        return 1;
-    }
-    printf("test_command: ok\n");
-    return 0;
+    return check_report("test_command");
 }

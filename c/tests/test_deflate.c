@@ -15,17 +15,8 @@
 #include "conn.h"
 #include "transport.h"
 #include "transport_util.h"
+#include "tests/check.h"
 
-static int failures;
-
-#define CHECK(cond, e)                                                      \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            failures++;                                                     \
-            fprintf(stderr, "FAIL %s:%d: %s (last error %d: %s)\n",        \
-                    __func__, __LINE__, #cond, (e).code, (e).msg);         \
-        }                                                                   \
-    } while (0)
 
 /* --- a plain fd transport for one end of the socketpair ----------------- */
 
@@ -204,16 +195,16 @@ static void test_write_small(void)
     int peer;
     struct isf_transport *t = open_dfl(&peer, NULL, 0);
 
-    CHECK(strcmp(t->ops->name, "deflate") == 0, e);
-    CHECK(isf_transport_write(t, cmd, strlen(cmd), 1000, &e) == 0, e);
+    CHECK_E(strcmp(t->ops->name, "deflate") == 0, e);
+    CHECK_E(isf_transport_write(t, cmd, strlen(cmd), 1000, &e) == 0, e);
     /* The peer needs no more bytes: the write was flushed. */
     s.fd = peer;
     s.want = strlen(cmd);
     s.got = got;
     sink_run(&s);
-    CHECK(s.zerr == 0 && s.ngot == strlen(cmd), e);
-    CHECK(memcmp(got, cmd, strlen(cmd)) == 0, e);
-    CHECK(isf_transport_write(t, "", 0, 1000, &e) == 0, e);
+    CHECK_E(s.zerr == 0 && s.ngot == strlen(cmd), e);
+    CHECK_E(memcmp(got, cmd, strlen(cmd)) == 0, e);
+    CHECK_E(isf_transport_write(t, "", 0, 1000, &e) == 0, e);
     isf_transport_close(t);
     close(peer);
 }
@@ -233,12 +224,12 @@ static void test_write_large(void)
     s.want = len;
     s.got = got;
     pthread_create(&th, NULL, sink_run, &s);
-    CHECK(isf_transport_write(t, data, len / 3, 5000, &e) == 0, e);
-    CHECK(isf_transport_write(t, data + len / 3, len - len / 3, 5000, &e) ==
+    CHECK_E(isf_transport_write(t, data, len / 3, 5000, &e) == 0, e);
+    CHECK_E(isf_transport_write(t, data + len / 3, len - len / 3, 5000, &e) ==
               0, e);
     pthread_join(th, NULL);
-    CHECK(s.zerr == 0 && s.ngot == len, e);
-    CHECK(memcmp(got, data, len) == 0, e);
+    CHECK_E(s.zerr == 0 && s.ngot == len, e);
+    CHECK_E(memcmp(got, data, len) == 0, e);
     isf_transport_close(t);
     close(peer);
     free(data);
@@ -262,16 +253,16 @@ static void test_read_small(void)
     memset(&z, 0, sizeof z);
     deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
     n = peer_flush(&z, l1, zb, sizeof zb);
-    CHECK(write(peer, zb, n) == (ssize_t)n, e);
-    CHECK(read_all(t, got, strlen(l1), 1000, &e) == 0, e);
-    CHECK(memcmp(got, l1, strlen(l1)) == 0, e);
+    CHECK_E(write(peer, zb, n) == (ssize_t)n, e);
+    CHECK_E(read_all(t, got, strlen(l1), 1000, &e) == 0, e);
+    CHECK_E(memcmp(got, l1, strlen(l1)) == 0, e);
     /* Nothing more: a timeout, which leaves the stream usable. */
-    CHECK(isf_transport_read(t, got, sizeof got, 50, &e) == ISF_ETIMEOUT, e);
-    CHECK(t->ops->pending(t) == 0, e);
+    CHECK_E(isf_transport_read(t, got, sizeof got, 50, &e) == ISF_ETIMEOUT, e);
+    CHECK_E(t->ops->pending(t) == 0, e);
     n = peer_flush(&z, l2, zb, sizeof zb);
-    CHECK(write(peer, zb, n) == (ssize_t)n, e);
-    CHECK(read_all(t, got, strlen(l2), 1000, &e) == 0, e);
-    CHECK(memcmp(got, l2, strlen(l2)) == 0, e);
+    CHECK_E(write(peer, zb, n) == (ssize_t)n, e);
+    CHECK_E(read_all(t, got, strlen(l2), 1000, &e) == 0, e);
+    CHECK_E(memcmp(got, l2, strlen(l2)) == 0, e);
     deflateEnd(&z);
     isf_transport_close(t);
     close(peer);
@@ -310,8 +301,8 @@ static void test_read_large(void)
     src.z = z;
     src.n = n;
     pthread_create(&th, NULL, source_run, &src);
-    CHECK(read_all(t, got, len, 5000, &e) == 0, e);
-    CHECK(memcmp(got, data, len) == 0, e);
+    CHECK_E(read_all(t, got, len, 5000, &e) == 0, e);
+    CHECK_E(memcmp(got, data, len) == 0, e);
     pthread_join(th, NULL);
     isf_transport_close(t);
     close(peer);
@@ -345,7 +336,7 @@ static void test_pending_every_split(void)
         isf_transport_close(t);
         close(peer);
     }
-    CHECK(bad == 0, e);
+    CHECK_E(bad == 0, e);
     free(z);
 }
 
@@ -361,14 +352,14 @@ static void test_pending_op(void)
     int peer;
     struct isf_transport *t = open_dfl(&peer, z, n);
 
-    CHECK(t->ops->pending(t) == len, e);
-    CHECK(t->ops->pending(t) == len, e); /* asking twice changes nothing */
-    CHECK(isf_transport_read(t, got, 4, 0, &e) == 4, e);
-    CHECK(t->ops->pending(t) == len - 4, e);
-    CHECK(read_all(t, got + 4, len - 4, 0, &e) == 0, e);
-    CHECK(memcmp(got, text, len) == 0, e);
-    CHECK(t->ops->pending(t) == 0, e);
-    CHECK(isf_transport_read(t, got, 1, 0, &e) == ISF_ETIMEOUT, e);
+    CHECK_E(t->ops->pending(t) == len, e);
+    CHECK_E(t->ops->pending(t) == len, e); /* asking twice changes nothing */
+    CHECK_E(isf_transport_read(t, got, 4, 0, &e) == 4, e);
+    CHECK_E(t->ops->pending(t) == len - 4, e);
+    CHECK_E(read_all(t, got + 4, len - 4, 0, &e) == 0, e);
+    CHECK_E(memcmp(got, text, len) == 0, e);
+    CHECK_E(t->ops->pending(t) == 0, e);
+    CHECK_E(isf_transport_read(t, got, 1, 0, &e) == ISF_ETIMEOUT, e);
     isf_transport_close(t);
     close(peer);
     free(z);
@@ -382,11 +373,11 @@ static void test_pending_too_large(void)
     int peer, before = inner_closed;
 
     make_pair(&peer, &inner);
-    CHECK(isf_deflate_wrap(inner, big, sizeof big, &t, &e) == ISF_ELIMIT, e);
-    CHECK(t == NULL && inner_closed == before, e); /* inner still ours */
-    CHECK(isf_deflate_wrap(inner, big, sizeof big - 1, &t, &e) == 0, e);
+    CHECK_E(isf_deflate_wrap(inner, big, sizeof big, &t, &e) == ISF_ELIMIT, e);
+    CHECK_E(t == NULL && inner_closed == before, e); /* inner still ours */
+    CHECK_E(isf_deflate_wrap(inner, big, sizeof big - 1, &t, &e) == 0, e);
     isf_transport_close(t);
-    CHECK(inner_closed == before + 1, e); /* closing t closed inner */
+    CHECK_E(inner_closed == before + 1, e); /* closing t closed inner */
     close(peer);
 }
 
@@ -401,12 +392,12 @@ static void test_corrupt(void)
     int peer;
     struct isf_transport *t = open_dfl(&peer, NULL, 0);
 
-    CHECK(write(peer, junk, sizeof junk) == (ssize_t)sizeof junk, e);
-    CHECK(isf_transport_read(t, got, sizeof got, 1000, &e) == ISF_EPROTO, e);
-    CHECK(strstr(e.msg, "invalid block type") != NULL, e);
+    CHECK_E(write(peer, junk, sizeof junk) == (ssize_t)sizeof junk, e);
+    CHECK_E(isf_transport_read(t, got, sizeof got, 1000, &e) == ISF_EPROTO, e);
+    CHECK_E(strstr(e.msg, "invalid block type") != NULL, e);
     memset(&e, 0, sizeof e);
-    CHECK(isf_transport_read(t, got, sizeof got, 0, &e) == ISF_EPROTO, e);
-    CHECK(strstr(e.msg, "invalid block type") != NULL, e);
+    CHECK_E(isf_transport_read(t, got, sizeof got, 0, &e) == ISF_EPROTO, e);
+    CHECK_E(strstr(e.msg, "invalid block type") != NULL, e);
     isf_transport_close(t);
     close(peer);
 }
@@ -420,10 +411,10 @@ static void test_corrupt_pending(void)
     int peer;
     struct isf_transport *t = open_dfl(&peer, junk, sizeof junk);
 
-    CHECK(t->ops->pending(t) == 0, e);
-    CHECK(isf_transport_read(t, got, sizeof got, 0, &e) == ISF_EPROTO, e);
-    CHECK(strstr(e.msg, "inflate") != NULL, e);
-    CHECK(isf_transport_write(t, "x", 1, 100, &e) == ISF_EPROTO, e);
+    CHECK_E(t->ops->pending(t) == 0, e);
+    CHECK_E(isf_transport_read(t, got, sizeof got, 0, &e) == ISF_EPROTO, e);
+    CHECK_E(strstr(e.msg, "inflate") != NULL, e);
+    CHECK_E(isf_transport_write(t, "x", 1, 100, &e) == ISF_EPROTO, e);
     isf_transport_close(t);
     close(peer);
 }
@@ -440,22 +431,22 @@ static void test_close_and_end(void)
     struct isf_transport *t = open_dfl(&peer, NULL, 0);
 
     close(peer);
-    CHECK(isf_transport_read(t, got, sizeof got, 1000, &e) == ISF_ECLOSED,
+    CHECK_E(isf_transport_read(t, got, sizeof got, 1000, &e) == ISF_ECLOSED,
           e);
     isf_transport_close(t);
 
     t = open_dfl(&peer, z, n);
-    CHECK(read_all(t, got, len, 0, &e) == 0 && !memcmp(got, text, len), e);
-    CHECK(isf_transport_read(t, got, sizeof got, 0, &e) == ISF_ETIMEOUT, e);
+    CHECK_E(read_all(t, got, len, 0, &e) == 0 && !memcmp(got, text, len), e);
+    CHECK_E(isf_transport_read(t, got, sizeof got, 0, &e) == ISF_ETIMEOUT, e);
     close(peer);
-    CHECK(isf_transport_read(t, got, sizeof got, 1000, &e) == ISF_ECLOSED,
+    CHECK_E(isf_transport_read(t, got, sizeof got, 1000, &e) == ISF_ECLOSED,
           e);
     isf_transport_close(t);
 
     t = open_dfl(&peer, z, n);
-    CHECK(write(peer, "\x03\x00", 2) == 2, e);
-    CHECK(read_all(t, got, len, 0, &e) == 0, e);
-    CHECK(isf_transport_read(t, got, sizeof got, 1000, &e) == ISF_EPROTO, e);
+    CHECK_E(write(peer, "\x03\x00", 2) == 2, e);
+    CHECK_E(read_all(t, got, len, 0, &e) == 0, e);
+    CHECK_E(isf_transport_read(t, got, sizeof got, 1000, &e) == ISF_EPROTO, e);
     isf_transport_close(t);
     close(peer);
     free(z);
@@ -468,10 +459,10 @@ static void test_write_to_closed_peer(void)
     struct isf_transport *t = open_dfl(&peer, NULL, 0);
 
     close(peer);
-    CHECK(isf_transport_write(t, "A1 NOOP\r\n", 9, 100, &e) == ISF_ECLOSED,
+    CHECK_E(isf_transport_write(t, "A1 NOOP\r\n", 9, 100, &e) == ISF_ECLOSED,
           e);
     /* The deflate state ran ahead of the peer: every write now fails. */
-    CHECK(isf_transport_write(t, "A2 NOOP\r\n", 9, 100, &e) == ISF_ECLOSED,
+    CHECK_E(isf_transport_write(t, "A2 NOOP\r\n", 9, 100, &e) == ISF_ECLOSED,
           e);
     isf_transport_close(t);
 }
@@ -494,29 +485,29 @@ static void test_conn_compress(void)
     unsigned char *z = compress_raw(more, strlen(more), Z_SYNC_FLUSH, &n);
 
     make_pair(&peer, &inner);
-    CHECK(isf_conn_new(inner, NULL, &c, &e) == 0, e);
+    CHECK_E(isf_conn_new(inner, NULL, &c, &e) == 0, e);
     memcpy(wire, ok, strlen(ok));
     memcpy(wire + strlen(ok), z, n);
     n += strlen(ok);
-    CHECK(write(peer, wire, n) == (ssize_t)n, e);
-    CHECK(isf_conn_next(c, 1000, &r, &e) == 0, e);
-    CHECK(r->kind == ISF_RESP_TAGGED && r->status == ISF_ST_OK, e);
-    CHECK(isf_conn_unread(c) > 0, e); /* compressed bytes, read ahead */
-    CHECK(isf_conn_compress(c, &e) == 0, e);
-    CHECK(strcmp(c->t->ops->name, "deflate") == 0, e);
-    CHECK(isf_conn_unread(c) == strlen(more), e);
-    CHECK(isf_conn_next(c, 0, &r, &e) == 0, e);
-    CHECK(r->kind == ISF_RESP_UNTAGGED && r->wire_len == strlen(more), e);
-    CHECK(isf_conn_compress(c, &e) == ISF_EUSAGE, e);
-    CHECK(isf_conn_starttls(c, NULL, &e) == ISF_EUSAGE, e);
-    CHECK(!c->broken, e);
+    CHECK_E(write(peer, wire, n) == (ssize_t)n, e);
+    CHECK_E(isf_conn_next(c, 1000, &r, &e) == 0, e);
+    CHECK_E(r->kind == ISF_RESP_TAGGED && r->status == ISF_ST_OK, e);
+    CHECK_E(isf_conn_unread(c) > 0, e); /* compressed bytes, read ahead */
+    CHECK_E(isf_conn_compress(c, &e) == 0, e);
+    CHECK_E(strcmp(c->t->ops->name, "deflate") == 0, e);
+    CHECK_E(isf_conn_unread(c) == strlen(more), e);
+    CHECK_E(isf_conn_next(c, 0, &r, &e) == 0, e);
+    CHECK_E(r->kind == ISF_RESP_UNTAGGED && r->wire_len == strlen(more), e);
+    CHECK_E(isf_conn_compress(c, &e) == ISF_EUSAGE, e);
+    CHECK_E(isf_conn_starttls(c, NULL, &e) == ISF_EUSAGE, e);
+    CHECK_E(!c->broken, e);
     /* Commands now go out deflated. */
-    CHECK(isf_conn_write(c, "A2 NOOP\r\n", 9, 1000, &e) == 0, e);
+    CHECK_E(isf_conn_write(c, "A2 NOOP\r\n", 9, 1000, &e) == 0, e);
     {
         struct sink s = {peer, 9, wire, 0, 0};
 
         sink_run(&s);
-        CHECK(s.ngot == 9 && memcmp(wire, "A2 NOOP\r\n", 9) == 0, e);
+        CHECK_E(s.ngot == 9 && memcmp(wire, "A2 NOOP\r\n", 9) == 0, e);
     }
     isf_conn_free(c);
     close(peer);
@@ -537,10 +528,5 @@ int main(void)
     test_close_and_end();
     test_write_to_closed_peer();
     test_conn_compress();
-    if (failures) {
-        fprintf(stderr, "test_deflate: %d failure(s)\n", failures);
-        return 1;
-    }
-    printf("test_deflate: ok\n");
-    return 0;
+    return check_report("test_deflate");
 }

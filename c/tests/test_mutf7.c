@@ -3,22 +3,12 @@
 #include "mutf7.h"
 
 #include "err.h"
+#include "tests/check.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static int failures;
 
-#define CHECK(cond)                                                           \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                   \
-            failures++;                                                       \
-        }                                                                     \
-    } while (0)
-
-#define S(lit) lit, sizeof(lit) - 1
 
 /* Runs f on in (after a prefix already in the buffer) and compares the
  * appended bytes with want, or checks f fails with code and leaves the
@@ -195,10 +185,5 @@ int main(void)
     test_bad_mutf7();
     test_round_trip();
     test_limits();
-    if (failures) {
-        fprintf(stderr, "test_mutf7: %d failure(s)\n", failures);
-        return 1;
-    }
-    printf("test_mutf7: ok\n");
-    return 0;
+    return check_report("test_mutf7");
 }

@@ -5,17 +5,8 @@
 
 #include "parser.h"
 #include "session.h"
+#include "tests/check.h"
 
-static int failures;
-
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,         \
-                    __LINE__, #cond);                                      \
-            failures++;                                                    \
-        }                                                                  \
-    } while (0)
 
 /* Parses one response from text into a parser the caller frees. */
 static const struct isf_response *parse(struct isf_parser **p,
@@ -111,9 +102,5 @@ int main(void)
     test_allowed();
     test_flow();
     test_preauth_and_limits();
-    if (failures)
-        fprintf(stderr, "test_session: %d failure(s)\n", failures);
-    else
-        printf("test_session: all passed\n");
-    return failures != 0;
+    return check_report("test_session");
 }

@@ -21,17 +21,8 @@
 #include <openssl/ssl.h>
 
 #include "transport.h"
+#include "tests/check.h"
 
-static atomic_int failures;
-
-#define CHECK(cond, e)                                                      \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            failures++;                                                     \
-            fprintf(stderr, "FAIL %s:%d: %s (last error %d: %s)\n",        \
-                    __func__, __LINE__, #cond, (e).code, (e).msg);         \
-        }                                                                   \
-    } while (0)
 
 static long long now_ms(void)
 {
@@ -90,15 +81,15 @@ static void test_proc_cat(void)
     struct isf_transport *t = NULL;
     char buf[16];
 
-    CHECK(isf_proc_spawn("cat", &t, &e) == 0, e);
+    CHECK_E(isf_proc_spawn("cat", &t, &e) == 0, e);
     if (t == NULL)
         return;
-    CHECK(strcmp(t->ops->name, "proc") == 0, e);
-    CHECK(fd_flags_ok(t->rfd) && fd_flags_ok(t->wfd), e);
-    CHECK(t->ops->pending == NULL, e);
-    CHECK(isf_transport_write(t, "hello\n", 6, 1000, &e) == 0, e);
-    CHECK(read_exact(t, buf, 6, &e) == 6, e);
-    CHECK(memcmp(buf, "hello\n", 6) == 0, e);
+    CHECK_E(strcmp(t->ops->name, "proc") == 0, e);
+    CHECK_E(fd_flags_ok(t->rfd) && fd_flags_ok(t->wfd), e);
+    CHECK_E(t->ops->pending == NULL, e);
+    CHECK_E(isf_transport_write(t, "hello\n", 6, 1000, &e) == 0, e);
+    CHECK_E(read_exact(t, buf, 6, &e) == 6, e);
+    CHECK_E(memcmp(buf, "hello\n", 6) == 0, e);
     isf_transport_close(t);
 }
 
@@ -108,14 +99,14 @@ static void test_proc_eof(void)
     struct isf_transport *t = NULL;
     char buf[16];
 
-    CHECK(isf_proc_spawn("printf 'hello'", &t, &e) == 0, e);
+    CHECK_E(isf_proc_spawn("printf 'hello'", &t, &e) == 0, e);
     if (t == NULL)
         return;
-    CHECK(read_exact(t, buf, 5, &e) == 5, e);
-    CHECK(memcmp(buf, "hello", 5) == 0, e);
-    CHECK(isf_transport_read(t, buf, sizeof buf, 1000, &e) == ISF_ECLOSED,
+    CHECK_E(read_exact(t, buf, 5, &e) == 5, e);
+    CHECK_E(memcmp(buf, "hello", 5) == 0, e);
+    CHECK_E(isf_transport_read(t, buf, sizeof buf, 1000, &e) == ISF_ECLOSED,
           e);
-    CHECK(e.code == ISF_ECLOSED, e);
+    CHECK_E(e.code == ISF_ECLOSED, e);
     isf_transport_close(t);
 }
 
@@ -125,7 +116,7 @@ static void check_no_children(void)
     struct isf_error e = {0};
     pid_t r = waitpid(-1, NULL, WNOHANG);
 
-    CHECK(r == -1 && errno == ECHILD, e);
+    CHECK_E(r == -1 && errno == ECHILD, e);
 }
 
 static void test_proc_exit(void)
@@ -133,7 +124,7 @@ static void test_proc_exit(void)
     struct isf_error e = {0};
     struct isf_transport *t = NULL;
 
-    CHECK(isf_proc_spawn("exit 3", &t, &e) == 0, e);
+    CHECK_E(isf_proc_spawn("exit 3", &t, &e) == 0, e);
     if (t == NULL)
         return;
     isf_transport_close(t);
@@ -152,10 +143,10 @@ static void test_proc_sigpipe(void)
 
     signal(SIGPIPE, SIG_DFL);
     pthread_sigmask(SIG_SETMASK, NULL, &before);
-    CHECK(isf_proc_spawn("exit 0", &t, &e) == 0, e);
+    CHECK_E(isf_proc_spawn("exit 0", &t, &e) == 0, e);
     if (t == NULL)
         return;
-    CHECK(isf_transport_read(t, buf, sizeof buf, 2000, &e) == ISF_ECLOSED,
+    CHECK_E(isf_transport_read(t, buf, sizeof buf, 2000, &e) == ISF_ECLOSED,
           e);
     /* Exit closes stdin along with stdout; allow for slow bookkeeping. */
     for (i = 0; i < 100 && r == 0; i++) {
@@ -163,12 +154,12 @@ static void test_proc_sigpipe(void)
         if (r == 0)
             usleep(10000);
     }
-    CHECK(r == ISF_ECLOSED, e);
-    CHECK(strstr(e.msg, "Broken pipe") != NULL, e);
+    CHECK_E(r == ISF_ECLOSED, e);
+    CHECK_E(strstr(e.msg, "Broken pipe") != NULL, e);
     sigpending(&pending);
-    CHECK(!sigismember(&pending, SIGPIPE), e);
+    CHECK_E(!sigismember(&pending, SIGPIPE), e);
     pthread_sigmask(SIG_SETMASK, NULL, &after);
-    CHECK(sigismember(&before, SIGPIPE) == sigismember(&after, SIGPIPE), e);
+    CHECK_E(sigismember(&before, SIGPIPE) == sigismember(&after, SIGPIPE), e);
     isf_transport_close(t);
 }
 
@@ -181,16 +172,16 @@ static void *test_proc_term(void *arg)
     struct isf_transport *t = NULL;
     long long t0;
 
-    CHECK(isf_proc_spawn("exec sleep 10", &t, &e) == 0, e);
+    CHECK_E(isf_proc_spawn("exec sleep 10", &t, &e) == 0, e);
     if (t == NULL)
         return NULL;
     t0 = now_ms();
-    CHECK(isf_transport_write(t, big, sizeof big, 200, &e) == ISF_ETIMEOUT,
+    CHECK_E(isf_transport_write(t, big, sizeof big, 200, &e) == ISF_ETIMEOUT,
           e);
-    CHECK(now_ms() - t0 >= 150 && now_ms() - t0 < 800, e);
+    CHECK_E(now_ms() - t0 >= 150 && now_ms() - t0 < 800, e);
     t0 = now_ms();
     isf_transport_close(t);
-    CHECK(now_ms() - t0 >= 1900 && now_ms() - t0 < 2900, e);
+    CHECK_E(now_ms() - t0 >= 1900 && now_ms() - t0 < 2900, e);
     return NULL;
 }
 
@@ -201,12 +192,12 @@ static void *test_proc_kill(void *arg)
     struct isf_transport *t = NULL;
     long long t0;
 
-    CHECK(isf_proc_spawn("trap '' TERM; exec sleep 10", &t, &e) == 0, e);
+    CHECK_E(isf_proc_spawn("trap '' TERM; exec sleep 10", &t, &e) == 0, e);
     if (t == NULL)
         return NULL;
     t0 = now_ms();
     isf_transport_close(t);
-    CHECK(now_ms() - t0 >= 2900 && now_ms() - t0 < 4000, e);
+    CHECK_E(now_ms() - t0 >= 2900 && now_ms() - t0 < 4000, e);
     return NULL;
 }
 
@@ -241,24 +232,24 @@ static void test_tcp_roundtrip(void)
     int lfd = local_socket(8, port), cfd;
     long long t0;
 
-    CHECK(isf_tcp_connect("127.0.0.1", port, 2000, &t, &e) == 0, e);
+    CHECK_E(isf_tcp_connect("127.0.0.1", port, 2000, &t, &e) == 0, e);
     cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     if (t == NULL || cfd < 0)
         goto out;
-    CHECK(strcmp(t->ops->name, "tcp") == 0 && t->rfd == t->wfd, e);
-    CHECK(fd_flags_ok(t->rfd), e);
-    CHECK(isf_transport_write(t, "ping\n", 5, 1000, &e) == 0, e);
-    CHECK(recv(cfd, buf, 5, MSG_WAITALL) == 5 && !memcmp(buf, "ping\n", 5),
+    CHECK_E(strcmp(t->ops->name, "tcp") == 0 && t->rfd == t->wfd, e);
+    CHECK_E(fd_flags_ok(t->rfd), e);
+    CHECK_E(isf_transport_write(t, "ping\n", 5, 1000, &e) == 0, e);
+    CHECK_E(recv(cfd, buf, 5, MSG_WAITALL) == 5 && !memcmp(buf, "ping\n", 5),
           e);
-    CHECK(send(cfd, "pong\n", 5, 0) == 5, e);
-    CHECK(read_exact(t, buf, 5, &e) == 5 && !memcmp(buf, "pong\n", 5), e);
+    CHECK_E(send(cfd, "pong\n", 5, 0) == 5, e);
+    CHECK_E(read_exact(t, buf, 5, &e) == 5 && !memcmp(buf, "pong\n", 5), e);
     /* Nothing more is sent: the read times out after about 300 ms. */
     t0 = now_ms();
-    CHECK(isf_transport_read(t, buf, sizeof buf, 300, &e) == ISF_ETIMEOUT,
+    CHECK_E(isf_transport_read(t, buf, sizeof buf, 300, &e) == ISF_ETIMEOUT,
           e);
-    CHECK(now_ms() - t0 >= 280 && now_ms() - t0 < 800, e);
+    CHECK_E(now_ms() - t0 >= 280 && now_ms() - t0 < 800, e);
     close(cfd);
-    CHECK(isf_transport_read(t, buf, sizeof buf, 1000, &e) == ISF_ECLOSED,
+    CHECK_E(isf_transport_read(t, buf, sizeof buf, 1000, &e) == ISF_ECLOSED,
           e);
 out:
     isf_transport_close(t);
@@ -278,16 +269,16 @@ static void test_tcp_ipv6(void)
     memset(&a, 0, sizeof a);
     a.sin6_family = AF_INET6;
     a.sin6_addr = in6addr_loopback;
-    CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&a, sizeof a) == 0 &&
+    CHECK_E(lfd >= 0 && bind(lfd, (struct sockaddr *)&a, sizeof a) == 0 &&
               listen(lfd, 4) == 0 &&
               getsockname(lfd, (struct sockaddr *)&a, &alen) == 0,
           e);
     snprintf(port, sizeof port, "%u", (unsigned)ntohs(a.sin6_port));
-    CHECK(isf_tcp_connect("::1", port, 2000, &t, &e) == 0, e);
+    CHECK_E(isf_tcp_connect("::1", port, 2000, &t, &e) == 0, e);
     cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     if (t != NULL && cfd >= 0) {
-        CHECK(send(cfd, "v6\n", 3, 0) == 3, e);
-        CHECK(read_exact(t, buf, 3, &e) == 3 && !memcmp(buf, "v6\n", 3), e);
+        CHECK_E(send(cfd, "v6\n", 3, 0) == 3, e);
+        CHECK_E(read_exact(t, buf, 3, &e) == 3 && !memcmp(buf, "v6\n", 3), e);
         close(cfd);
     }
     isf_transport_close(t);
@@ -304,7 +295,7 @@ static void test_tcp_dead_peer(void)
     int lfd = local_socket(8, port), cfd, i, r = 0;
 
     signal(SIGPIPE, SIG_DFL);
-    CHECK(isf_tcp_connect("localhost", port, 2000, &t, &e) == 0, e);
+    CHECK_E(isf_tcp_connect("localhost", port, 2000, &t, &e) == 0, e);
     cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     close(cfd);
     close(lfd);
@@ -315,7 +306,7 @@ static void test_tcp_dead_peer(void)
         if (r == 0)
             usleep(10000);
     }
-    CHECK(r == ISF_ECLOSED || r == ISF_EIO, e);
+    CHECK_E(r == ISF_ECLOSED || r == ISF_EIO, e);
     isf_transport_close(t);
 }
 
@@ -326,12 +317,12 @@ static void test_tcp_refused(void)
     char port[16], want[64];
     int fd = local_socket(-1, port);
 
-    CHECK(isf_tcp_connect("127.0.0.1", port, 2000, &t, &e) == ISF_ECONNECT,
+    CHECK_E(isf_tcp_connect("127.0.0.1", port, 2000, &t, &e) == ISF_ECONNECT,
           e);
-    CHECK(t == NULL, e);
+    CHECK_E(t == NULL, e);
     snprintf(want, sizeof want, "connect to 127.0.0.1 port %s: ", port);
-    CHECK(strstr(e.msg, want) == e.msg, e);
-    CHECK(strstr(e.msg, "refused") != NULL, e);
+    CHECK_E(strstr(e.msg, want) == e.msg, e);
+    CHECK_E(strstr(e.msg, "refused") != NULL, e);
     close(fd);
 }
 
@@ -340,10 +331,10 @@ static void test_tcp_unresolvable(void)
     struct isf_error e = {0};
     struct isf_transport *t = NULL;
 
-    CHECK(isf_tcp_connect("nohost.invalid", "143", 2000, &t, &e) ==
+    CHECK_E(isf_tcp_connect("nohost.invalid", "143", 2000, &t, &e) ==
               ISF_ECONNECT,
           e);
-    CHECK(strstr(e.msg, "cannot resolve \"nohost.invalid\": ") == e.msg, e);
+    CHECK_E(strstr(e.msg, "cannot resolve \"nohost.invalid\": ") == e.msg, e);
 }
 
 /* A listener with a full accept queue drops SYNs, so connect hangs. */
@@ -365,10 +356,10 @@ static void test_tcp_connect_timeout(void)
     }
     usleep(50000); /* let the first fill the queue */
     t0 = now_ms();
-    CHECK(isf_tcp_connect("127.0.0.1", port, 300, &t, &e) == ISF_ETIMEOUT,
+    CHECK_E(isf_tcp_connect("127.0.0.1", port, 300, &t, &e) == ISF_ETIMEOUT,
           e);
-    CHECK(now_ms() - t0 >= 280 && now_ms() - t0 < 800, e);
-    CHECK(strstr(e.msg, "timed out") != NULL, e);
+    CHECK_E(now_ms() - t0 >= 280 && now_ms() - t0 < 800, e);
+    CHECK_E(strstr(e.msg, "timed out") != NULL, e);
     for (i = 0; i < 2; i++)
         close(fill[i]);
     close(lfd);
@@ -535,26 +526,26 @@ static void test_tls_ok(const char *port)
     char line[128];
     size_t i;
 
-    CHECK(tls_connect(port, "localhost", ca_file, 1, &t, &e) == 0, e);
+    CHECK_E(tls_connect(port, "localhost", ca_file, 1, &t, &e) == 0, e);
     if (t == NULL)
         return;
-    CHECK(strcmp(t->ops->name, "tls") == 0 && t->ops->pending, e);
+    CHECK_E(strcmp(t->ops->name, "tls") == 0 && t->ops->pending, e);
     /* One byte out of the greeting record leaves the rest pending. */
-    CHECK(isf_transport_read(t, line, 1, 2000, &e) == 1, e);
-    CHECK(t->ops->pending(t) > 0, e);
-    CHECK(read_line(t, line + 1, sizeof line - 1, &e) > 0, e);
-    CHECK(strncmp(line, "alpn=imap sni=localhost TLSv1.", 30) == 0, e);
-    CHECK(t->ops->pending(t) == 0, e);
+    CHECK_E(isf_transport_read(t, line, 1, 2000, &e) == 1, e);
+    CHECK_E(t->ops->pending(t) > 0, e);
+    CHECK_E(read_line(t, line + 1, sizeof line - 1, &e) > 0, e);
+    CHECK_E(strncmp(line, "alpn=imap sni=localhost TLSv1.", 30) == 0, e);
+    CHECK_E(t->ops->pending(t) == 0, e);
     for (i = 0; i < sizeof big; i++)
         big[i] = (char)(i * 7 + 1);
-    CHECK(isf_transport_write(t, big, sizeof big, 2000, &e) == 0, e);
-    CHECK(read_exact(t, back, sizeof back, &e) == (long)sizeof back, e);
-    CHECK(memcmp(big, back, sizeof big) == 0, e);
+    CHECK_E(isf_transport_write(t, big, sizeof big, 2000, &e) == 0, e);
+    CHECK_E(read_exact(t, back, sizeof back, &e) == (long)sizeof back, e);
+    CHECK_E(memcmp(big, back, sizeof big) == 0, e);
     /* The server's close_notify reads as ISF_ECLOSED, and stays so. */
-    CHECK(isf_transport_write(t, "quit\n", 5, 2000, &e) == 0, e);
-    CHECK(isf_transport_read(t, line, sizeof line, 2000, &e) == ISF_ECLOSED,
+    CHECK_E(isf_transport_write(t, "quit\n", 5, 2000, &e) == 0, e);
+    CHECK_E(isf_transport_read(t, line, sizeof line, 2000, &e) == ISF_ECLOSED,
           e);
-    CHECK(isf_transport_read(t, line, sizeof line, 2000, &e) == ISF_ECLOSED,
+    CHECK_E(isf_transport_read(t, line, sizeof line, 2000, &e) == ISF_ECLOSED,
           e);
     isf_transport_close(t);
 }
@@ -566,11 +557,11 @@ static void test_tls_ip(const char *port)
     struct isf_transport *t;
     char line[128];
 
-    CHECK(tls_connect(port, "127.0.0.1", ca_file, 1, &t, &e) == 0, e);
+    CHECK_E(tls_connect(port, "127.0.0.1", ca_file, 1, &t, &e) == 0, e);
     if (t == NULL)
         return;
-    CHECK(read_line(t, line, sizeof line, &e) > 0, e);
-    CHECK(strncmp(line, "alpn=imap sni=- ", 16) == 0, e);
+    CHECK_E(read_line(t, line, sizeof line, &e) > 0, e);
+    CHECK_E(strncmp(line, "alpn=imap sni=- ", 16) == 0, e);
     isf_transport_close(t);
 }
 
@@ -581,9 +572,9 @@ static void expect_tls_fail(const char *port, const char *name,
     struct isf_error e = {0};
     struct isf_transport *t;
 
-    CHECK(tls_connect(port, name, ca, 1, &t, &e) == code, e);
-    CHECK(t == NULL, e);
-    CHECK(strstr(e.msg, want) != NULL, e);
+    CHECK_E(tls_connect(port, name, ca, 1, &t, &e) == code, e);
+    CHECK_E(t == NULL, e);
+    CHECK_E(strstr(e.msg, want) != NULL, e);
     if (strstr(e.msg, want) == NULL)
         fprintf(stderr, "  expected \"%s\" in the message\n", want);
     isf_transport_close(t);
@@ -612,13 +603,13 @@ static void test_tls_noverify(const char *port)
     struct isf_transport *t;
     char line[128];
 
-    CHECK(tls_connect(port, "wrong.example", NULL, 0, &t, &e) == 0, e);
+    CHECK_E(tls_connect(port, "wrong.example", NULL, 0, &t, &e) == 0, e);
     if (t == NULL)
         return;
-    CHECK(read_line(t, line, sizeof line, &e) > 0, e);
-    CHECK(strncmp(line, "alpn=imap sni=wrong.example ", 28) == 0, e);
-    CHECK(isf_transport_write(t, "abc\n", 4, 2000, &e) == 0, e);
-    CHECK(read_exact(t, line, 4, &e) == 4 && !memcmp(line, "abc\n", 4), e);
+    CHECK_E(read_line(t, line, sizeof line, &e) > 0, e);
+    CHECK_E(strncmp(line, "alpn=imap sni=wrong.example ", 28) == 0, e);
+    CHECK_E(isf_transport_write(t, "abc\n", 4, 2000, &e) == 0, e);
+    CHECK_E(read_exact(t, line, 4, &e) == 4 && !memcmp(line, "abc\n", 4), e);
     isf_transport_close(t);
 }
 
@@ -632,12 +623,12 @@ static void test_tls_timeout(void)
     int lfd = local_socket(8, port);
     long long t0;
 
-    CHECK(isf_tcp_connect("127.0.0.1", port, 2000, &tcp, &e) == 0, e);
+    CHECK_E(isf_tcp_connect("127.0.0.1", port, 2000, &tcp, &e) == 0, e);
     if (tcp != NULL) {
         t0 = now_ms();
-        CHECK(isf_tls_wrap(tcp, &o, &t, &e) == ISF_ETIMEOUT, e);
-        CHECK(now_ms() - t0 >= 280 && now_ms() - t0 < 800, e);
-        CHECK(t == NULL, e);
+        CHECK_E(isf_tls_wrap(tcp, &o, &t, &e) == ISF_ETIMEOUT, e);
+        CHECK_E(now_ms() - t0 >= 280 && now_ms() - t0 < 800, e);
+        CHECK_E(t == NULL, e);
         isf_transport_close(tcp);
     }
     close(lfd);
@@ -680,7 +671,7 @@ static void stop_tls_server(void)
         waitpid(server_pid, NULL, 0);
     }
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    CHECK(system(cmd) == 0, e);
+    CHECK_E(system(cmd) == 0, e);
 }
 
 int main(void)
@@ -704,7 +695,7 @@ int main(void)
     test_tcp_refused();
     test_tcp_unresolvable();
     test_tcp_connect_timeout();
-    CHECK(have_server, (struct isf_error){0});
+    CHECK_E(have_server, (struct isf_error){0});
     if (have_server) {
         test_tls_ok(server_port);
         test_tls_ip(server_port);
@@ -716,10 +707,5 @@ int main(void)
     pthread_join(term, NULL);
     pthread_join(killer, NULL);
     check_no_children();
-    if (failures) {
-        fprintf(stderr, "test_transport: %d failure(s)\n", (int)failures);
-        return 1;
-    }
-    printf("test_transport: ok\n");
-    return 0;
+    return check_report("test_transport");
 }
