@@ -797,4 +797,22 @@ describe("connection object", function()
     assert.equal(0, imap.conn:inflight())
     assert.equal("A1 NOOP\r\nA2 STATUS INBOX (MESSAGES)\r\n", finish(imap, srv))
   end)
+  it("sends and reads mailbox names as UTF-8 after ENABLE UTF8=ACCEPT", function()
+    local imap, srv = start{ preauth("IMAP4rev1 ENABLE UTF8=ACCEPT"),
+      { recv = "^A1 ENABLE UTF8=ACCEPT\r\n$" },
+      { send = "* ENABLED UTF8=ACCEPT\r\n" }, { reply = "OK enabled" },
+      { recv = "^A2 SELECT \"Entw\195\188rfe\"\r\n$" },
+      { send = "* 0 EXISTS\r\n" }, { reply = "OK [READ-WRITE] done" },
+      { recv = "^A3 LIST \"\" \"%*\"\r\n$" },
+      { send = "* LIST () \"/\" \"Entw\195\188rfe\"\r\n* LIST () \"/\" A&B\r\n" },
+      { reply = "OK listed" } }
+    assert.same({ "UTF8=ACCEPT" }, imap:enable("UTF8=ACCEPT"))
+    assert.is_true(imap.utf8)
+    imap:select("Entwürfe")
+    local names = {}
+    for _, box in ipairs(imap:list("", "*")) do names[#names + 1] = box.name end
+    assert.same({ "Entwürfe", "A&B" }, names) -- no modified UTF-7 any more
+    assert.equal("A1 ENABLE UTF8=ACCEPT\r\nA2 SELECT \"Entw\195\188rfe\"\r\n" ..
+      "A3 LIST \"\" \"*\"\r\n", finish(imap, srv))
+  end)
 end)
