@@ -32,7 +32,7 @@ local function subjects(uids)
   if #uids == 0 then return {} end
   local out = {}
   for _, msg in ipairs(imap:fetch(uids, { "ENVELOPE" })) do
-    out[#out + 1] = msg.envelope.subject or "(no subject)"
+    out[#out + 1] = imapsift.mime.decode(msg.envelope.subject) or "(no subject)"
   end
   return out
 end

@@ -38,6 +38,7 @@ local M = {
   Connection = connection.Connection,
   error = require "imapsift.error",
   set = require "imapsift.set",
+  mime = require "imapsift.mime",
   mutf7 = { encode = core.mutf7_encode, decode = core.mutf7_decode },
   quote = core.quote,
   core = core,
