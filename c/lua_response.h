@@ -77,6 +77,9 @@ void isf_push_response(lua_State *L, const struct isf_response *r);
  */
 void isf_lua_open_response(lua_State *L);
 
+/* The parse and parser part of isf_lua_open_response (lua_parser.c). */
+void isf_lua_open_parser(lua_State *L);
+
 /* Reads an optional limits table at index idx into l (defaults first).
  * Raises on wrong types; call before allocating C resources. */
 void isf_lua_check_limits(lua_State *L, int idx, struct isf_limits *l);
