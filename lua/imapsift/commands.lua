@@ -97,19 +97,18 @@ function Connection:logout()
   return true
 end
 
+-- id([params]) -> the server's ID fields as a table (RFC 2971); params
+-- is a table of the client's fields, none sends NIL.
 function Connection:id(params)
-  local args = { false }
-  if params then
-    local list = {}
+  local arg = "NIL"
+  if params and next(params) then
+    arg = {}
     for k, v in pairs(params) do
-      list[#list + 1] = { qstr = tostring(k) }
-      list[#list + 1] = { qstr = tostring(v) }
+      arg[#arg + 1] = { qstr = tostring(k) }
+      arg[#arg + 1] = { qstr = tostring(v) }
     end
-    args[1] = list
-  else
-    args[1] = "NIL"
   end
-  local _, data = self:run("ID", args, "ID")
+  local _, data = self:run("ID", { arg }, "ID")
   local r = data_of(data, "ID")[1]
   return r and r.params or {}
 end
