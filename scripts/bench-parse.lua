@@ -48,7 +48,8 @@ local function run(label, wire, keep)
   local mem = (collectgarbage("count") - before) / 1024
   print(("%-28s %8d responses %8.1f MB in %6.3f s: %9.0f responses/s %8.1f MB/s%s")
     :format(label, got, #wire / 1e6, dt, got / dt, #wire / 1e6 / dt,
-      keep and (", %.0f MB of Lua values kept"):format(mem) or ""))
+      keep and (", %.0f MB of Lua values kept for %d responses"):format(mem,
+        #kept) or ""))
   p:close()
 end
 

@@ -159,7 +159,7 @@ describe("explicit starttls against Dovecot", function()
   end)
 
   it("fails with kind tls when the name does not match", function()
-    local lines, trace = recorder()
+    local _, trace = recorder()
     imap = server.connect_anonymous{ tls = "none", port = server.imap_port,
       trace = trace }
     local err = catch(imap.starttls, imap, { servername = "wrong.example" })

@@ -3,7 +3,6 @@
 -- Each test starts from emptied mailboxes and creates what it needs.
 
 local imapsift = require "imapsift"
-local errors = require "imapsift.error"
 local server = require "support.server"
 
 local util = require "support.util"
@@ -185,7 +184,7 @@ describe("the connection object against Dovecot", function()
     it("authenticates with SASL PLAIN through a callback", function()
       local c = server.connect_anonymous()
       local lines, challenges = {}, {}
-      c:set_trace(function(dir, line) lines[#lines + 1] = line end)
+      c:set_trace(function(_, line) lines[#lines + 1] = line end)
       c:authenticate("PLAIN", function(challenge)
         challenges[#challenges + 1] = challenge
         return "\0" .. server.user .. "\0" .. server.password

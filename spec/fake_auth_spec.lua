@@ -3,7 +3,6 @@
 -- error continuations), SASL-IR or not, cancelling, SCRAM's server proof
 -- on the wire, the choice of mechanism, and the exact bytes sent.
 local imapsift = require "imapsift"
-local errors = require "imapsift.error"
 local fake = require "support.fake"
 local util = require "support.util"
 

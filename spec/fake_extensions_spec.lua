@@ -2,8 +2,6 @@
 -- exact bytes each command sends, the Lua shapes made from scripted
 -- responses (THREAD nesting, ACL, QUOTA, METADATA, ANNOTATEMORE), the
 -- commands Dovecot does not speak (ANNOTATEMORE, PROXYAUTH), and errors.
-local imapsift = require "imapsift"
-local errors = require "imapsift.error"
 local fake = require "support.fake"
 local util = require "support.util"
 
@@ -183,7 +181,7 @@ describe("ACL", function()
       function()
     local imap, srv = start({ { drain = true } })
     local seen = {}
-    imap.intercept = function(name, args, what)
+    imap.intercept = function(name, _, what)
       seen[#seen + 1] = name .. " / " .. what
     end
     assert.is_true(imap:setacl("INBOX", "bob", "lr"))

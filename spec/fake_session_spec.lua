@@ -2,7 +2,6 @@
 -- and the C session underneath) against the scripted fake server: the
 -- cases a real server will not produce (odd greetings, refusals, cuts,
 -- malformed bytes, hostile literals, limits) and the exact bytes sent.
-local imapsift = require "imapsift"
 local errors = require "imapsift.error"
 local set = require "imapsift.set"
 local fake = require "support.fake"

@@ -3,7 +3,6 @@
 -- small shell commands that misbehave.
 
 local imapsift = require "imapsift"
-local errors = require "imapsift.error"
 local server = require "support.server"
 
 local util = require "support.util"

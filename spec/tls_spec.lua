@@ -4,7 +4,6 @@
 -- unless asked to.
 
 local imapsift = require "imapsift"
-local errors = require "imapsift.error"
 local server = require "support.server"
 
 local util = require "support.util"

@@ -199,7 +199,7 @@ local function stderr_of(extra, during)
   local srv = scenario()
   local lines = {}
   local real = io.stderr
-  io.stderr = { write = function(_, ...)
+  io.stderr = { write = function(_, ...) -- luacheck: ignore 122
     for _, s in ipairs{ ... } do lines[#lines + 1] = s end
   end }
   local ok, err = pcall(function()
@@ -208,7 +208,7 @@ local function stderr_of(extra, during)
     imap:noop()
     imap:logout()
   end)
-  io.stderr = real
+  io.stderr = real -- luacheck: ignore 122
   assert(ok, err)
   assert.equal("done", srv:status())
   srv:cleanup()

@@ -118,7 +118,6 @@ local function run_secret_command(option, cmd, what)
       how == "signal" and "signal" or "exit status", tostring(code))
   end
   local first = out:match("^[^\n]*"):gsub("\r$", "")
-  out = nil -- the rest of the output is not kept
   if first == "" then
     usage(what, "%s %s printed no %s", option, q(cmd),
       option == "token_command" and "token" or "password")
@@ -244,7 +243,7 @@ end
 -- JSON, SCRAM e=) goes into the error.
 function Connection:auth_done(st, r, what)
   if r.status == "OK" then
-    local ok, err = true, nil
+    local ok, err
     if st.cancelled then
       ok, err = false, errors.new{ kind = "protocol",
         text = "server accepted an exchange the client cancelled" }

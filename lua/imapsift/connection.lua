@@ -10,8 +10,6 @@
 
 local core = require "imapsift.core"
 local errors = require "imapsift.error"
-local set = require "imapsift.set"
-local search = require "imapsift.search"
 
 local M = {}
 local Connection = {}
@@ -23,10 +21,6 @@ local MAX_LINE = 8000 -- a safe command length for every server
 
 local function usage(command, fmt, ...)
   errors.raise{ kind = "usage", command = command, text = fmt:format(...) }
-end
-
-local function quote_name(name)
-  return '"' .. errors.escape(name) .. '"'
 end
 
 ---------------------------------------------------------------------------
