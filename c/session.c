@@ -173,10 +173,9 @@ static void on_completion(struct isf_session *s, const char *name,
         s->state = st == ISF_ST_OK ? ISF_STATE_SELECTED : ISF_STATE_AUTH;
     } else if (st != ISF_ST_OK) {
         return;
-    } else if (is_cmd(name, "LOGIN") || is_cmd(name, "AUTHENTICATE")) {
-        s->state = ISF_STATE_AUTH;
-    } else if (is_cmd(name, "CLOSE") || is_cmd(name, "UNSELECT")) {
-        s->state = ISF_STATE_AUTH;
+    } else if (is_cmd(name, "LOGIN") || is_cmd(name, "AUTHENTICATE") ||
+               is_cmd(name, "CLOSE") || is_cmd(name, "UNSELECT")) {
+        s->state = ISF_STATE_AUTH; /* logged in, or no longer selected */
     }
 }
 
