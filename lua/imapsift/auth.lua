@@ -172,12 +172,19 @@ function Connection:login_command(user, password, what)
   return tagged.text
 end
 
--- login(user, password) -> the server's text (the LOGIN command).
-function Connection:login(user, password)
+-- The description of a login as user for errors, once both arguments
+-- are checked to be strings.
+local function login_what(user, password)
   local what = "LOGIN as " .. q(tostring(user))
   if type(user) ~= "string" or type(password) ~= "string" then
     usage(what, "user and password must be strings")
   end
+  return what
+end
+
+-- login(user, password) -> the server's text (the LOGIN command).
+function Connection:login(user, password)
+  local what = login_what(user, password)
   self:refuse_plaintext(what, false, "send a password")
   return self:login_command(user, password, what)
 end
@@ -343,10 +350,7 @@ end
 
 -- login_cram_md5(user, password) -> the server's text (imaplib's).
 function Connection:login_cram_md5(user, password)
-  local what = "LOGIN as " .. q(tostring(user))
-  if type(user) ~= "string" or type(password) ~= "string" then
-    usage(what, "user and password must be strings")
-  end
+  local what = login_what(user, password)
   self:refuse_plaintext(what)
   return self:sasl_login("CRAM-MD5", { user = user, password = password },
     what)
