@@ -3,7 +3,6 @@
 -- cases a real server will not produce against the scripted fake server
 -- (which "compresses" with stored deflate blocks, RFC 1951 3.2.4).
 
-local imapsift = require "imapsift"
 local server = require "support.server"
 local fake = require "support.fake"
 local util = require "support.util"
@@ -194,21 +193,10 @@ local function stored(data)
 end
 
 describe("compress against the fake server", function()
-  local servers, conns = {}, {}
+  local session = fake.session()
+  local function start(steps) return session:start(steps) end
 
-  local function start(steps)
-    local srv = fake.new(steps)
-    servers[#servers + 1] = srv
-    local imap = imapsift.connect(srv:options())
-    conns[#conns + 1] = imap
-    return imap, srv
-  end
-
-  after_each(function()
-    for _, c in ipairs(conns) do c:shutdown() end
-    for _, s in ipairs(servers) do s:cleanup() end
-    servers, conns = {}, {}
-  end)
+  after_each(function() session:cleanup() end)
 
   local GREETING = { send =
     "* PREAUTH [CAPABILITY IMAP4rev1 COMPRESS=DEFLATE] hi\r\n" }

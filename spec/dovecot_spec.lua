@@ -17,13 +17,7 @@ local function recorder()
   return sent, trace
 end
 
-local function sent_matching(sent, pattern)
-  local n = 0
-  for _, line in ipairs(sent) do
-    if line:find(pattern) then n = n + 1 end
-  end
-  return n
-end
+local sent_matching = util.count
 
 local function names_of(list)
   local out = {}

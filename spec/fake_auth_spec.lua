@@ -18,10 +18,7 @@ local function start_error(steps, extra)
 end
 local err_of = util.catch
 
-local function finish(imap, srv)
-  imap:shutdown()
-  return srv:log()
-end
+local finish = session.finish
 
 local recorder = util.recorder
 

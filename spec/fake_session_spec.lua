@@ -16,12 +16,7 @@ local function start_error(steps, extra)
 end
 local err_of = util.catch
 
--- Closes the connection (which waits for the fake to exit) and returns
--- what the client sent.
-local function finish(imap, srv)
-  imap:shutdown()
-  return srv:log()
-end
+local finish = session.finish
 
 local function greet(caps)
   return fake.greeting(caps)

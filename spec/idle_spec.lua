@@ -181,7 +181,7 @@ local SELECTED = {
 local SELECT_BYTES = "A1 SELECT INBOX\r\n"
 
 describe("idle against the fake server", function()
-  local servers, conns = {}, {}
+  local session = fake.session()
 
   -- start(steps after SELECT [, caps]) -> imap (INBOX selected), server
   local function start(steps, caps)
@@ -191,10 +191,7 @@ describe("idle against the fake server", function()
       all[1] = { send = "* PREAUTH [CAPABILITY " .. caps .. "] ready" .. CRLF }
     end
     for _, s in ipairs(steps) do all[#all + 1] = s end
-    local srv = fake.new(all)
-    servers[#servers + 1] = srv
-    local imap = imapsift.connect(srv:options())
-    conns[#conns + 1] = imap
+    local imap, srv = session:start(all)
     imap:select("INBOX")
     return imap, srv
   end
@@ -208,11 +205,7 @@ describe("idle against the fake server", function()
     return log:sub(#SELECT_BYTES + 1)
   end
 
-  after_each(function()
-    for _, c in ipairs(conns) do c:shutdown() end
-    for _, s in ipairs(servers) do s:cleanup() end
-    servers, conns = {}, {}
-  end)
+  after_each(function() session:cleanup() end)
 
   it("sends exactly IDLE, then DONE when the callback stops", function()
     local imap, srv = start{

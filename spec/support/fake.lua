@@ -144,6 +144,13 @@ function M.session()
     return err, srv
   end
 
+  -- finish(imap, srv) -> every byte the client sent: the connection is
+  -- closed first (which waits for the fake to exit), so the log is whole.
+  function s.finish(imap, srv)
+    imap:shutdown()
+    return srv:log()
+  end
+
   function s:cleanup()
     for _, c in ipairs(self.conns) do pcall(c.shutdown, c) end
     for _, v in ipairs(self.servers) do v:cleanup() end
