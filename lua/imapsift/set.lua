@@ -81,6 +81,18 @@ function M.split(set, max_len)
   return out
 end
 
+-- A number of a set string: an nz-number of 32 bits (RFC 9051), so that
+-- the cap's arithmetic below cannot overflow. Raises for the caller of
+-- expand.
+local function set_number(digits, s)
+  local v = math.tointeger(tonumber(digits))
+  if not v or v < 1 or v > 0xffffffff then
+    error(("cannot expand message set %q: %s is not a message number")
+      :format(s, digits), 3)
+  end
+  return v
+end
+
 -- expand("1:3,7") -> { 1, 2, 3, 7 } in the order given (COPYUID pairs
 -- source and destination by position, so order matters). "*" cannot be
 -- expanded and raises. limit caps the count (default 10,000,000).
@@ -90,14 +102,14 @@ function M.expand(s, limit)
   for part in tostring(s):gmatch("[^,]+") do
     local a, b = part:match("^(%d+):(%d+)$")
     if a then
-      a, b = tonumber(a), tonumber(b)
+      a, b = set_number(a, s), set_number(b, s)
       local step = a <= b and 1 or -1
       if math.abs(b - a) + 1 + #out > limit then
         error("message set too large to expand: " .. s, 2)
       end
       for v = a, b, step do out[#out + 1] = v end
     elseif part:match("^%d+$") then
-      out[#out + 1] = tonumber(part)
+      out[#out + 1] = set_number(part, s)
     else
       error(("cannot expand message set %q"):format(s), 2)
     end
