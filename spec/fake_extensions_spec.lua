@@ -177,17 +177,34 @@ describe("ACL", function()
     finish(imap, srv)
   end)
 
-  it("setacl goes through the mutating door (a dry run sends nothing)",
+  it("ACL, QUOTA, METADATA, ANNOTATION and xatom changes are intercepted",
       function()
     local imap, srv = start({ { drain = true } })
     local seen = {}
-    imap.intercept = function(name, _, what)
-      seen[#seen + 1] = name .. " / " .. what
+    imap.intercept = function(info)
+      seen[#seen + 1] = info
+      return true
     end
     assert.is_true(imap:setacl("INBOX", "bob", "lr"))
     assert.is_true(imap:deleteacl("INBOX", "bob"))
-    assert.same({ 'SETACL / SETACL on "INBOX" for "bob"',
-      'DELETEACL / DELETEACL on "INBOX" for "bob"' }, seen)
+    assert.is_true(imap:setquota("", { storage = 512 }))
+    assert.is_true(imap:setmetadata("INBOX", { ["/private/comment"] = "x" }))
+    assert.is_true(imap:setannotation("INBOX", "/comment",
+      { ["value.priv"] = "x" }))
+    assert.is_true(imap:xatom("XAPPLEPUSHSERVICE", "a"))
+    assert.same({ "SETACL", 'SETACL on "INBOX" for "bob"', "INBOX", "bob",
+      "lr" }, { seen[1].command, seen[1].what, seen[1].mailbox,
+      seen[1].identifier, seen[1].rights })
+    assert.same({ "DELETEACL", "INBOX", "bob" }, { seen[2].command,
+      seen[2].mailbox, seen[2].identifier })
+    assert.same({ "SETQUOTA", "", { STORAGE = 512 } }, { seen[3].command,
+      seen[3].root, seen[3].limits })
+    assert.same({ "SETMETADATA", "INBOX", { ["/private/comment"] = "x" } },
+      { seen[4].command, seen[4].mailbox, seen[4].entries })
+    assert.same({ "SETANNOTATION", "INBOX", "/comment" }, { seen[5].command,
+      seen[5].mailbox, seen[5].entry })
+    assert.same({ "XAPPLEPUSHSERVICE", "table" }, { seen[6].command,
+      type(seen[6].args) })
     assert.equal("", finish(imap, srv))
   end)
 end)

@@ -50,6 +50,12 @@ local function data_of(list, typ)
   return out
 end
 
+-- The whole message set as one string: what an interceptor is shown of
+-- a set that a real run may split over several commands.
+local function whole(msgset)
+  return set.split(msgset, math.maxinteger)[1]
+end
+
 -- Runs name over a message set, split to keep each line short; calls
 -- build(piece) for the arguments. Returns the untagged data of all runs.
 function Connection:run_set(name, msgset, build, what, opts, mutating)
@@ -158,7 +164,12 @@ end
 local function simple(cmdname)
   return function(self, name)
     local what = cmdname .. " " .. q(tostring(name))
-    self:mutate(cmdname, { mbox(name, what) }, what)
+    local args = { mbox(name, what) }
+    if self.intercept then
+      return self:intercepted{ command = cmdname, mailbox = name,
+        name = name, args = args, what = what }
+    end
+    self:mutate(cmdname, args, what)
     return true
   end
 end
@@ -170,7 +181,12 @@ Connection.unsubscribe = simple("UNSUBSCRIBE")
 
 function Connection:rename(old, new)
   local what = "RENAME " .. q(tostring(old)) .. " to " .. q(tostring(new))
-  self:mutate("RENAME", { mbox(old, what), mbox(new, what) }, what)
+  local args = { mbox(old, what), mbox(new, what) }
+  if self.intercept then
+    return self:intercepted{ command = "RENAME", mailbox = old, name = old,
+      destination = new, args = args, what = what }
+  end
+  self:mutate("RENAME", args, what)
   return true
 end
 
@@ -215,6 +231,11 @@ function Connection:append(name, message, opts)
   if math.type(date) == "integer" then date = internaldate.format(date) end
   if date then args[#args + 1] = { qstr = date } end
   args[#args + 1] = { literal = message }
+  if self.intercept then
+    return self:intercepted{ command = "APPEND", mailbox = name,
+      flags = opts.flags, date = date, message = message, size = #message,
+      args = args, what = what }
+  end
   local tagged = self:mutate("APPEND", args, what)
   local code = tagged and tagged.code
   if code and code.name == "APPENDUID" and type(code.value) == "table" then
@@ -257,6 +278,10 @@ end
 -- mailbox); imaplib's close. shutdown() drops the connection.
 function Connection:close()
   local what = "CLOSE " .. q(self.mailbox and self.mailbox.name or "?")
+  -- A dry run keeps the mailbox selected: CLOSE would expunge it.
+  if self.intercept then
+    return self:intercepted{ command = "CLOSE", what = what }
+  end
   self:mutate("CLOSE", nil, what)
   self.mailbox = nil
   return true
@@ -284,11 +309,18 @@ end
 function Connection:expunge(uids)
   local what = "EXPUNGE in " .. q(self.mailbox and self.mailbox.name or "?")
   if uids == nil then
+    if self.intercept then
+      return self:intercepted{ command = "EXPUNGE", what = what }
+    end
     local _, data = self:mutate("EXPUNGE", nil, what)
     return expunged(data or {})
   end
   if not self.capabilities.UIDPLUS then
     usage(what, "UID EXPUNGE needs UIDPLUS, which the server lacks")
+  end
+  if self.intercept then
+    return self:intercepted{ command = "UID EXPUNGE", uids = uids,
+      args = { whole(uids) }, what = what }
   end
   local data = self:run_set("EXPUNGE", uids, function(p) return { p } end,
     what, nil, true)
@@ -346,17 +378,52 @@ local function item_list(items, what)
   return list
 end
 
+-- Under a dry run the fetch items that set \Seen go out as their .PEEK
+-- forms (RFC 9051 6.4.5): BODY[...] and BINARY[...] gain .PEEK, RFC822
+-- and RFC822.TEXT become BODY.PEEK[] and BODY.PEEK[TEXT]. The answers
+-- come back under the same body[...] and binary[...] keys.
+local PEEK_WHOLE = { RFC822 = "BODY.PEEK[]",
+  ["RFC822.TEXT"] = "BODY.PEEK[TEXT]" }
+
+local function peek_item(it)
+  if type(it) ~= "string" then return it end
+  if PEEK_WHOLE[it:upper()] then return PEEK_WHOLE[it:upper()] end
+  local base, rest = it:match("^(%a+)(%[.*)$")
+  base = base and base:upper()
+  if base == "BODY" or base == "BINARY" then
+    return base .. ".PEEK" .. rest
+  end
+  return it
+end
+
+-- peek_items(items) -> items in .PEEK form, true when RFC822 was asked.
+local function peek_items(items)
+  if type(items) == "string" then items = { items } end
+  if type(items) ~= "table" then return items, false end
+  local out, rfc822 = {}, false
+  for i, it in ipairs(items) do
+    out[i] = peek_item(it)
+    rfc822 = rfc822 or (type(it) == "string" and it:upper() == "RFC822")
+  end
+  return out, rfc822
+end
+
 -- fetch(set, items [, opts]) -> array of message tables in server order.
 -- opts.each(msg) streams messages instead of collecting them;
 -- opts.changedsince adds the CONDSTORE modifier.
 function Connection:fetch(msgset, items, opts)
   opts = opts or {}
   local what = "FETCH"
+  local rfc822
+  if self.intercept then items, rfc822 = peek_items(items) end
   local list = item_list(items, what)
   -- A UID FETCH answers with the UID in every response; a FETCH without
-  -- one is an unsolicited flag update about some other message.
+  -- one is an unsolicited flag update about some other message. RFC822
+  -- sent as BODY.PEEK[] still reaches the caller as rfc822.
   local function ours(r)
-    return r.type == "FETCH" and (opts.seq or r.uid ~= nil)
+    local mine = r.type == "FETCH" and (opts.seq or r.uid ~= nil)
+    if mine and rfc822 and r.body then r.rfc822 = r.body[""] end
+    return mine
   end
   local each = opts.each and function(r)
     if ours(r) then opts.each(r); return true end
@@ -387,7 +454,7 @@ function Connection:store(msgset, mode, flags, opts)
   end
   if opts.silent and not m:find("SILENT") then m = m .. ".SILENT" end
   if type(flags) == "string" then flags = { flags } end
-  local data = self:run_set("STORE", msgset, function(piece)
+  local function build(piece)
     local args = { piece }
     if opts.unchangedsince then
       args[#args + 1] = { "UNCHANGEDSINCE", opts.unchangedsince }
@@ -395,7 +462,13 @@ function Connection:store(msgset, mode, flags, opts)
     args[#args + 1] = m
     args[#args + 1] = flags
     return args
-  end, what, opts, true)
+  end
+  if self.intercept then
+    return self:intercepted{ command = opts.seq and "STORE" or "UID STORE",
+      uids = msgset, seq = opts.seq or nil, mode = m, flags = flags,
+      args = build(whole(msgset)), what = what }
+  end
+  local data = self:run_set("STORE", msgset, build, what, opts, true)
   return data_of(data, "FETCH")
 end
 
@@ -423,6 +496,11 @@ function Connection:transfer(cmd, msgset, dest, opts)
   local what = cmd .. " to " .. q(tostring(dest))
   local target = mbox(dest, what)
   local full = opts.seq and cmd or ("UID " .. cmd)
+  if self.intercept then
+    return self:intercepted{ command = full, uids = msgset,
+      seq = opts.seq or nil, destination = dest,
+      args = { whole(msgset), target }, what = what }
+  end
   local mapping
   for _, piece in ipairs(set.split(msgset, self.max_line - 200)) do
     local tagged, data = self:mutate(full, { piece, target }, what)
@@ -452,6 +530,13 @@ function Connection:move(msgset, dest, opts)
   if not self.capabilities.UIDPLUS and not opts.expunge_all then
     usage(what, "server lacks MOVE and UIDPLUS; pass expunge_all = true " ..
       "to allow a plain EXPUNGE (it also removes other \\Deleted mail)")
+  end
+  -- A dry run hears of one move, not of the three commands standing in.
+  if self.intercept then
+    return self:intercepted{ command = "UID MOVE", uids = msgset,
+      destination = dest, fallback = true,
+      expunge_all = opts.expunge_all and true or nil,
+      args = { whole(msgset), mbox(dest, what) }, what = what }
   end
   local mapping = self:transfer("COPY", msgset, dest, opts)
   self:store(msgset, "+FLAGS.SILENT", { "\\Deleted" })

@@ -203,12 +203,28 @@ function Connection:run(name, args, what, each)
   return self:wait(tag, what, each)
 end
 
--- mutate: the single door for commands that change mail or mailboxes.
--- When self.intercept is set (a dry run), it is called with
--- (name, args, what) and its results are returned instead of sending.
-function Connection:mutate(name, args, what, each)
-  if self.intercept then return self.intercept(name, args, what) end
+-- mutate(name, args, what, each [, info]): the single door for commands
+-- that change mail or mailboxes. Under a dry run (self.intercept set)
+-- nothing is sent: the interceptor hears of it through intercepted(),
+-- with info (or name, args and what when the caller gave none).
+function Connection:mutate(name, args, what, each, info)
+  if self.intercept then
+    return self:intercepted(info or
+      { command = name, args = args, what = what })
+  end
   return self:run(name, args, what, each)
+end
+
+-- intercepted(info) -> whatever the interceptor returns. info describes
+-- the change a real run would make (README, "Dry runs", lists every
+-- field); the fields every call has are filled in here. Methods call it
+-- before splitting a long set, so one call covers one operation.
+function Connection:intercepted(info)
+  local box = self.mailbox and self.mailbox.name
+  info.selected = box
+  if info.mailbox == nil then info.mailbox = box end
+  info.what = info.what or info.command
+  return self.intercept(info)
 end
 
 -- ALERTs must reach the user (RFC 9051 7.1): by default on stderr,

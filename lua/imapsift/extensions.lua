@@ -198,6 +198,10 @@ function Connection:setacl(name, identifier, rights)
   local args = { mbox(name, what),
     { str = nonempty(identifier, "identifier", what) },
     rights_arg(rights, what) }
+  if self.intercept then
+    return self:intercepted{ command = "SETACL", mailbox = name,
+      identifier = identifier, rights = rights, args = args, what = what }
+  end
   self:mutate("SETACL", args, what)
   return true
 end
@@ -205,8 +209,13 @@ end
 -- deleteacl(mailbox, identifier) -> true
 function Connection:deleteacl(name, identifier)
   local what = "DELETEACL on " .. q(name) .. " for " .. q(identifier)
-  self:mutate("DELETEACL", { mbox(name, what),
-    { str = nonempty(identifier, "identifier", what) } }, what)
+  local args = { mbox(name, what),
+    { str = nonempty(identifier, "identifier", what) } }
+  if self.intercept then
+    return self:intercepted{ command = "DELETEACL", mailbox = name,
+      identifier = identifier, args = args, what = what }
+  end
+  self:mutate("DELETEACL", args, what)
   return true
 end
 
@@ -306,7 +315,12 @@ function Connection:setquota(root, limits)
     list[#list + 1] = k
     list[#list + 1] = upper[k]
   end
-  local _, data = self:mutate("SETQUOTA", { { str = root }, list }, what)
+  local args = { { str = root }, list }
+  if self.intercept then
+    return self:intercepted{ command = "SETQUOTA", root = root,
+      limits = upper, args = args, what = what }
+  end
+  local _, data = self:mutate("SETQUOTA", args, what)
   return quotas_of(data, what)[root] or {}
 end
 
@@ -392,7 +406,12 @@ function Connection:setmetadata(name, values)
       usage(what, "the value of %s must be a string or false", e)
     end
   end
-  self:mutate("SETMETADATA", { mbox(name, what, true), list }, what)
+  local args = { mbox(name, what, true), list }
+  if self.intercept then
+    return self:intercepted{ command = "SETMETADATA", mailbox = name,
+      entries = values, args = args, what = what }
+  end
+  self:mutate("SETMETADATA", args, what)
   return true
 end
 
@@ -455,8 +474,13 @@ function Connection:setannotation(name, entry, values)
       usage(what, "the value of %s must be a string or false", tostring(k))
     end
   end
-  self:mutate("SETANNOTATION", { mbox(name, what),
-    { qstr = nonempty(entry, "entry", what) }, list }, what)
+  local args = { mbox(name, what),
+    { qstr = nonempty(entry, "entry", what) }, list }
+  if self.intercept then
+    return self:intercepted{ command = "SETANNOTATION", mailbox = name,
+      entry = entry, values = values, args = args, what = what }
+  end
+  self:mutate("SETANNOTATION", args, what)
   return true
 end
 
