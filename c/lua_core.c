@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lua_command.h"
 #include "lua_response.h"
@@ -70,6 +71,26 @@ static int l_b64_decode(lua_State *L)
     return 1;
 }
 
+/* sleep(seconds): blocks for that long (reconnect's backoff between
+ * attempts). A signal ends it early rather than resuming, so that the
+ * host's interrupt handler gets to stop the script. */
+static int l_sleep(lua_State *L)
+{
+    lua_Number s = luaL_checknumber(L, 1);
+    struct timespec ts;
+
+    /* also refuses NaN, which fails every comparison */
+    luaL_argcheck(L, s >= 0 && s <= 86400.0 * 366, 1,
+                  "must be between 0 and a year of seconds");
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (lua_Number)ts.tv_sec) * 1e9);
+    if (ts.tv_nsec > 999999999L)
+        ts.tv_nsec = 999999999L;
+    /* the arguments are valid, so only EINTR can end it early */
+    (void)nanosleep(&ts, NULL);
+    return 0;
+}
+
 int isf_lua_open(lua_State *L)
 {
     lua_newtable(L);
@@ -77,6 +98,8 @@ int isf_lua_open(lua_State *L)
     lua_setfield(L, -2, "base64_encode");
     lua_pushcfunction(L, l_b64_decode);
     lua_setfield(L, -2, "base64_decode");
+    lua_pushcfunction(L, l_sleep);
+    lua_setfield(L, -2, "sleep");
     isf_lua_open_response(L);
     isf_lua_open_command(L);
     isf_lua_open_conn(L);

@@ -178,6 +178,17 @@ describe("a dry run (imap.intercept) against Dovecot", function()
     unchanged()
   end)
 
+  it("reconnect() keeps the interceptor", function()
+    local intercept = imap.intercept
+    imap.conn:close()
+    imap:reconnect()
+    assert.equal(intercept, imap.intercept)
+    imap:store(uids, "+FLAGS", { "\\Deleted" })
+    imap:expunge()
+    assert.equal(2, #seen)
+    unchanged()
+  end)
+
   it("without an interceptor the same calls do change the server",
       function()
     imap.intercept = nil

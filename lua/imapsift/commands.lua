@@ -154,7 +154,10 @@ function Connection:select(name, opts)
   self.mailbox = { name = name, readonly = opts.readonly and true or false }
   local ok, tagged, data = pcall(self.run, self, cmd, args, what)
   if not ok then self.mailbox = nil; error(tagged, 0) end
-  return parse_select(self, name, data, tagged, opts.readonly and true or false)
+  local box = parse_select(self, name, data, tagged,
+    opts.readonly and true or false)
+  box.condstore = opts.condstore and true or nil -- for reconnect()
+  return box
 end
 
 function Connection:examine(name)
@@ -261,6 +264,9 @@ function Connection:enable(...)
     for _, c in ipairs(r.caps) do
       enabled[#enabled + 1] = c
       if c:upper() == "UTF8=ACCEPT" then self.utf8 = true end
+      -- ENABLE lasts one session: reconnect() sends it again.
+      self.enabled_caps = self.enabled_caps or {}
+      self.enabled_caps[c:upper()] = true
     end
   end
   return enabled

@@ -362,24 +362,8 @@ function M.connect(opts)
   return self
 end
 
--- reconnect() -> self: opens a new connection with the same options,
--- logs in again and re-selects the mailbox that was selected. Sets
--- uidvalidity_changed when the mailbox's UIDs are no longer the same.
-function Connection:reconnect()
-  local box = self.mailbox
-  local trace = self.opts.trace
-  self:shutdown()
-  local fresh = M.connect(self.opts)
-  for k in pairs(self) do self[k] = nil end
-  for k, v in pairs(fresh) do self[k] = v end
-  setmetatable(fresh, nil) -- its connection now belongs to self
-  self.opts.trace = trace
-  if box then
-    local now = self:select(box.name, { readonly = box.readonly })
-    self.uidvalidity_changed = now.uidvalidity ~= box.uidvalidity
-  end
-  return self
-end
+-- reconnect() is in reconnect.lua: it re-selects the mailbox and ENABLEs
+-- extensions again, which are other modules' commands.
 
 ---------------------------------------------------------------------------
 -- Object basics
@@ -390,8 +374,10 @@ function Connection:state()
 end
 
 -- set_trace(t): true, a function(dir, line), false/nil, or an imaplib
--- debug level (a number: see imapsift.trace_level).
+-- debug level (a number: see imapsift.trace_level). reconnect() sets
+-- the same again on the new link.
 function Connection:set_trace(t)
+  self.trace_setting = t or false
   if type(t) == "number" then
     t = require("imapsift.util").trace_level(t)
   elseif t == true then
@@ -399,7 +385,8 @@ function Connection:set_trace(t)
   elseif not t then
     t = nil
   end
-  self.conn:set_trace(t)
+  -- On a closed connection the setting waits for reconnect().
+  if self.conn then self.conn:set_trace(t) end
 end
 
 -- shutdown(): drop the connection without a word (imaplib's shutdown);

@@ -30,6 +30,7 @@ require "imapsift.commands"
 require "imapsift.auth"
 require "imapsift.extensions"
 require "imapsift.idle"
+local reconnect = require "imapsift.reconnect"
 local util = require "imapsift.util"
 
 local M = {
@@ -42,6 +43,7 @@ local M = {
   mutf7 = { encode = core.mutf7_encode, decode = core.mutf7_decode },
   quote = core.quote,
   core = core,
+  backoff_delay = reconnect.backoff_delay,
 }
 for k, v in pairs(util) do M[k] = v end
 
