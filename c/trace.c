@@ -26,6 +26,36 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
+/* The code point of the sequence of len bytes at s (utf8_len checked
+ * its shape). */
+static unsigned code_point(const unsigned char *s, size_t len)
+{
+    unsigned cp = s[0] & (len == 2 ? 0x1fu : len == 3 ? 0x0fu : 0x07u);
+    size_t i;
+
+    for (i = 1; i < len; i++)
+        cp = cp << 6 | (s[i] & 0x3fu);
+    return cp;
+}
+
+/* Whether the sequence is the shortest form of a Unicode scalar value:
+ * an overlong form could smuggle a control past a lax reader. */
+static int canonical(unsigned cp, size_t len)
+{
+    static const unsigned least[] = {0, 0, 0x80, 0x800, 0x10000};
+
+    return cp >= least[len] && cp <= 0x10ffff &&
+           !(cp >= 0xd800 && cp <= 0xdfff);
+}
+
+/* Code points a terminal obeys instead of showing: C1 controls and the
+ * bidi overrides and isolates that reorder displayed text. */
+static int hidden(unsigned cp)
+{
+    return (cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
+           (cp >= 0x2066 && cp <= 0x2069);
+}
+
 int isf_escape(struct isf_buf *out, const char *s, size_t n, int utf8)
 {
     const unsigned char *u = (const unsigned char *)s;
@@ -35,8 +65,14 @@ int isf_escape(struct isf_buf *out, const char *s, size_t n, int utf8)
     while (i < n && rc == 0) {
         if (u[i] >= 0x20 && u[i] < 0x7f) {
             rc = isf_buf_putc(out, (char)u[i++]);
-        } else if (utf8 && u[i] >= 0x80 && (k = utf8_len(u + i, n - i))) {
-            rc = isf_buf_append(out, s + i, k);
+        } else if (utf8 && u[i] >= 0x80 && (k = utf8_len(u + i, n - i)) &&
+                   canonical(code_point(u + i, k), k)) {
+            unsigned cp = code_point(u + i, k);
+
+            if (hidden(cp))
+                rc = isf_buf_printf(out, "\\u{%x}", cp);
+            else
+                rc = isf_buf_append(out, s + i, k);
             i += k;
         } else {
             rc = isf_buf_printf(out, "\\x%02x", u[i++]);

@@ -381,7 +381,9 @@ function Connection:set_trace(t)
   if type(t) == "number" then
     t = require("imapsift.util").trace_level(t)
   elseif t == true then
-    t = function(dir, line) io.stderr:write(dir, ": ", line, "\n") end
+    t = function(dir, line)
+      io.stderr:write(dir, ": ", errors.escape(line), "\n")
+    end
   elseif not t then
     t = nil
   end

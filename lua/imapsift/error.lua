@@ -13,13 +13,45 @@ local Error = {}
 Error.__index = Error
 M.Error = Error
 
--- Escape control characters and backslashes, keep printable text and
--- UTF-8 as they are, so server text cannot drive a terminal.
+-- Code points a terminal obeys instead of showing: the C1 controls
+-- (U+0080..U+009F, e.g. CSI) and the bidi overrides and isolates
+-- (U+202A..U+202E, U+2066..U+2069) that reorder what is displayed.
+local function hidden(cp)
+  return (cp >= 0x80 and cp <= 0x9f) or (cp >= 0x202a and cp <= 0x202e)
+    or (cp >= 0x2066 and cp <= 0x2069)
+end
+
+-- One run of non-ASCII bytes: UTF-8 stays as it is except hidden code
+-- points (\u{202e}); a byte that is not part of valid UTF-8 becomes
+-- \xNN (a lone 0x9b is CSI to a terminal that takes 8-bit controls).
+local function escape_run(run)
+  local out, i, n = {}, 1, #run
+  while i <= n do
+    local b = run:byte(i)
+    local len = b >= 0xf0 and 4 or b >= 0xe0 and 3 or b >= 0xc2 and 2 or 1
+    local seq = run:sub(i, i + len - 1)
+    local cp = len > 1 and #seq == len and utf8.len(seq) == 1 and
+      utf8.codepoint(seq)
+    if cp then
+      out[#out + 1] = hidden(cp) and ("\\u{%x}"):format(cp) or seq
+      i = i + len
+    else
+      out[#out + 1] = ("\\x%02x"):format(b)
+      i = i + 1
+    end
+  end
+  return table.concat(out)
+end
+
+-- escape(s) -> s safe to print: C0 controls and DEL as \xNN, C1 controls
+-- and bidi overrides as \u{NN}, bytes that are not UTF-8 as \xNN;
+-- printable text and other UTF-8 are kept, so server text cannot drive
+-- a terminal or disguise what a log line says.
 function M.escape(s)
-  s = tostring(s)
-  return (s:gsub("[%z\1-\31\127]", function(c)
-    return string.format("\\x%02x", c:byte())
-  end))
+  s = tostring(s):gsub("[%z\1-\31\127]", function(c)
+    return ("\\x%02x"):format(c:byte())
+  end)
+  return (s:gsub("[\128-\255]+", escape_run))
 end
 
 local server_kinds = { no = "NO", bad = "BAD", bye = "BYE" }
