@@ -81,27 +81,37 @@ int isf_escape(struct isf_buf *out, const char *s, size_t n, int utf8)
     return rc;
 }
 
-static int put_node(struct isf_buf *out, const struct isf_response *r,
-                    size_t i);
+/* Lists nested deeper than this are rendered as "(...)": rendering
+ * recurses once per level, and a caller may raise the parser's max_depth
+ * far beyond what a C stack (or a reader of the trace) should take. */
+#define TRACE_MAX_DEPTH 32
 
+static int put_node(struct isf_buf *out, const struct isf_response *r,
+                    size_t i, unsigned depth);
+
+/* The children of list node i, space-separated, in parentheses when
+ * parens; depth counts the parenthesized lists around them. */
 static int put_list(struct isf_buf *out, const struct isf_response *r,
-                    size_t i, int parens)
+                    size_t i, int parens, unsigned depth)
 {
     size_t k = i + 1, end = r->nodes[i].end;
-    int rc = parens ? isf_buf_putc(out, '(') : 0;
+    int rc;
 
+    if (parens && depth > TRACE_MAX_DEPTH)
+        return isf_buf_puts(out, "(...)");
+    rc = parens ? isf_buf_putc(out, '(') : 0;
     while (rc == 0 && k < end) {
         if (k > i + 1)
             rc = isf_buf_putc(out, ' ');
         if (rc == 0)
-            rc = put_node(out, r, k);
+            rc = put_node(out, r, k, depth);
         k = r->nodes[k].end;
     }
     return rc == 0 && parens ? isf_buf_putc(out, ')') : rc;
 }
 
 static int put_node(struct isf_buf *out, const struct isf_response *r,
-                    size_t i)
+                    size_t i, unsigned depth)
 {
     const struct isf_node *nd = &r->nodes[i];
     const char *s = r->bytes + nd->off;
@@ -111,7 +121,7 @@ static int put_node(struct isf_buf *out, const struct isf_response *r,
     case ISF_NODE_NIL:
         return isf_buf_puts(out, "NIL");
     case ISF_NODE_LIST:
-        return put_list(out, r, i, 1);
+        return put_list(out, r, i, 1, depth + 1);
     case ISF_NODE_STRING:
         if (nd->flags & (ISF_NF_LITERAL | ISF_NF_LITERAL8))
             return isf_buf_printf(out, "%s{%zu}",
@@ -137,7 +147,7 @@ int isf_trace_response(struct isf_buf *out, const struct isf_response *r)
     if (rc == 0 && r->nnodes > 0 && r->nodes[0].end > 1) {
         rc = isf_buf_putc(out, ' ');
         if (rc == 0)
-            rc = put_list(out, r, 0, 0);
+            rc = put_list(out, r, 0, 0, 0);
     }
     if (rc == 0 && r->has_code) {
         rc = isf_buf_puts(out, " [");

@@ -17,7 +17,8 @@ int isf_escape(struct isf_buf *out, const char *s, size_t n, int utf8);
 
 /* Append a one-line rendering of r ("* 3 FETCH (UID 7 BODY[] {4096})"):
  * quoted strings re-quoted and escaped, literals shown as {n} with their
- * contents left out, text escaped. */
+ * contents left out, text escaped, lists nested more than 32 deep shown
+ * as "(...)" whatever the parser's max_depth. */
 int isf_trace_response(struct isf_buf *out, const struct isf_response *r);
 
 #endif
