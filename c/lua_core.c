@@ -104,6 +104,7 @@ int isf_lua_open(lua_State *L)
     isf_lua_open_command(L);
     isf_lua_open_conn(L);
     isf_lua_open_crypto(L);
+    isf_lua_open_run(L);
     lua_pushliteral(L, "imapsift.core 0.1");
     lua_setfield(L, -2, "_VERSION");
     return 1;

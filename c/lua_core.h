@@ -20,6 +20,9 @@ int isf_lua_fail(lua_State *L, const struct isf_error *e);
 /* Adds the SASL crypto primitives (lua_crypto.c). */
 void isf_lua_open_crypto(lua_State *L);
 
+/* Adds run_command, secret commands with a deadline (lua_run.c). */
+void isf_lua_open_run(lua_State *L);
+
 /* Adds connect, spawn and the Connection metatable (lua_conn.c). */
 void isf_lua_open_conn(lua_State *L);
 

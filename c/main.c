@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +24,22 @@ static void usage(FILE *f)
             "Runs SCRIPT.lua with the imapsift module available "
             "(require \"imapsift\").\n",
             progname, progname);
+}
+
+/* The host holds passwords and tokens: no core dump may write them to
+ * disk, and no other process of the same user may attach to it or read
+ * its memory (not dumpable also closes /proc/PID/mem to them). Done
+ * before any script runs; a failure is reported, not fatal. */
+static void protect_memory(void)
+{
+    struct rlimit none = {0, 0};
+
+    if (setrlimit(RLIMIT_CORE, &none) != 0)
+        fprintf(stderr, "%s: warning: cannot disable core dumps\n",
+                progname);
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        fprintf(stderr, "%s: warning: cannot make the process "
+                "undumpable\n", progname);
 }
 
 /* Turns any error value into a message with a traceback. */
@@ -157,6 +175,7 @@ int main(int argc, char **argv)
         printf("imapsift %s\n", IMAPSIFT_VERSION);
         return 0;
     }
+    protect_memory();
     L = luaL_newstate();
     if (L == NULL) {
         fprintf(stderr, "%s: cannot create Lua state: not enough memory\n",

@@ -257,7 +257,8 @@ describe("PLAIN, SASL-IR and the default choice", function()
       o.command = "exit 1"
       local ok, err = pcall(imapsift.connect, o)
       assert.is_false(ok)
-      assert.matches("^connect: ", tostring(err))
+      assert.equal("usage", err.kind)
+      assert.matches("^connect failed: ", tostring(err))
     end
   end)
 end)

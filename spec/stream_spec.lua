@@ -150,7 +150,7 @@ describe("the stream transport with misbehaving commands", function()
       command = "printf '* OK ready\\r\\n'; read tag rest; " ..
         "printf '%s NO [AUTHENTICATIONFAILED] nope\\r\\n' \"$tag\"; " ..
         "cat >/dev/null; echo closed > " .. flag,
-      user = "alice", password = "x", timeout = 5 })
+      user = "alice", password = "x", timeout = 5, secure = true })
     assert.equal("no", err.kind)
     assert.equal("AUTHENTICATIONFAILED", err.code)
     assert.equal("closed\n", read_file(flag))

@@ -4,19 +4,18 @@
 -- given as values, functions or commands, fetched afresh at every login
 -- and never traced. RFC 3501 / RFC 9051 6.2, RFC 4422 (SASL), RFC 4959
 -- (SASL-IR), RFC 2195 (CRAM-MD5), RFC 5802 / 7677 (SCRAM), RFC 7628.
+-- Every function takes the connection first; connection.lua requires
+-- this module and offers login, login_cram_md5, authenticate and
+-- login_with as methods (this module never requires connection.lua).
 
 local core = require "imapsift.core"
 local errors = require "imapsift.error"
 local sasl = require "imapsift.sasl"
-local Connection = require("imapsift.connection").Connection
 
 local M = {}
 
 local b64enc, b64dec = core.base64_encode, core.base64_decode
-
-local function usage(command, fmt, ...)
-  errors.raise{ kind = "usage", command = command, text = fmt:format(...) }
-end
+local usage = errors.usage
 
 local function q(s) return '"' .. errors.escape(s) .. '"' end
 
@@ -105,15 +104,28 @@ end
 ---------------------------------------------------------------------------
 -- Secrets
 
+-- A secret command that has not finished in this many seconds (option
+-- secret_timeout) is killed with everything it started; one that prints
+-- more than MAX_SECRET_OUTPUT bytes too.
+M.DEFAULT_SECRET_TIMEOUT = 60
+local MAX_SECRET_OUTPUT = 64 * 1024
+
 -- Runs the user's command (through /bin/sh, as the user wrote it) and
--- returns the first line of what it printed. Errors name the command,
--- never its output.
-local function run_secret_command(option, cmd, what)
-  local f = io.popen(cmd, "r")
-  if not f then usage(what, "%s %s could not be started", option, q(cmd)) end
-  local out = f:read("a") or ""
-  local ok, how, code = f:close()
-  if not ok then
+-- returns the first line of what it printed. Errors name the option and
+-- the command, never its output: kind "timeout" past the deadline,
+-- "limit" for too much output, "usage" for a failure.
+local function run_secret_command(option, cmd, what, timeout)
+  timeout = timeout or M.DEFAULT_SECRET_TIMEOUT
+  local out, how, code = core.run_command(cmd, timeout, MAX_SECRET_OUTPUT)
+  if not out then
+    local err = how
+    local kind = err.kind
+    if kind ~= "timeout" and kind ~= "limit" then kind = "usage" end
+    errors.raise{ kind = kind, command = what, text = ("%s %s failed: %s%s")
+      :format(option, q(cmd), err.text, kind == "timeout" and
+        (" within %g s (killed)"):format(timeout) or "") }
+  end
+  if how ~= "exit" or code ~= 0 then
     usage(what, "%s %s failed (%s %s)", option, q(cmd),
       how == "signal" and "signal" or "exit status", tostring(code))
   end
@@ -140,7 +152,7 @@ local function secret(opts, what)
   local name = source_of(opts)
   local v = opts[name]
   if name == "password_command" or name == "token_command" then
-    return run_secret_command(name, v, what)
+    return run_secret_command(name, v, what, opts.secret_timeout)
   elseif type(v) == "function" then
     return call_token_function(v, what)
   end
@@ -152,23 +164,33 @@ end
 
 -- Refuses to hand credentials to a connection anyone could read. SCRAM
 -- and CRAM-MD5 would not reveal the password, but a plaintext session
--- is still open to tampering, so they need allow_plaintext too.
-function Connection:refuse_plaintext(what, allow, text)
+-- is still open to tampering, so they need allow_plaintext too. A
+-- command transport counts as plaintext unless declared secure.
+local function refuse_plaintext(self, what, allow, text)
   if not self:secure() and not (allow or self.opts.allow_plaintext) then
     usage(what, "refusing to %s over a plaintext connection (use " ..
-      "tls = \"implicit\" or \"starttls\", or set allow_plaintext)",
+      "tls = \"implicit\" or \"starttls\", set secure = true for a " ..
+      "command transport such as an ssh pipe, or set allow_plaintext)",
       text or "authenticate")
   end
 end
 
+-- The capabilities change with authentication: take them from the tagged
+-- OK's code, or ask.
+local function after_auth(self, tagged)
+  if not (tagged.code and tagged.code.name == "CAPABILITY") then
+    self:load_capabilities()
+  end
+end
+
 -- The LOGIN command, once the plaintext rule has been applied.
-function Connection:login_command(user, password, what)
+local function login_command(self, user, password, what)
   if self.capabilities.LOGINDISABLED then
     usage(what, "server has disabled LOGIN (LOGINDISABLED)")
   end
   local tagged = self:run("LOGIN", { { str = user }, { secret = password } },
     what)
-  self:after_auth(tagged)
+  after_auth(self, tagged)
   return tagged.text
 end
 
@@ -183,18 +205,10 @@ local function login_what(user, password)
 end
 
 -- login(user, password) -> the server's text (the LOGIN command).
-function Connection:login(user, password)
+function M.login(self, user, password)
   local what = login_what(user, password)
-  self:refuse_plaintext(what, false, "send a password")
-  return self:login_command(user, password, what)
-end
-
--- The capabilities change with authentication: take them from the tagged
--- OK's code, or ask.
-function Connection:after_auth(tagged)
-  if not (tagged.code and tagged.code.name == "CAPABILITY") then
-    self:capability()
-  end
+  refuse_plaintext(self, what, false, "send a password")
+  return login_command(self, user, password, what)
 end
 
 ---------------------------------------------------------------------------
@@ -207,14 +221,14 @@ local function decode_challenge(text)
   return b64dec(text)
 end
 
-function Connection:auth_write(line, secret_line, what)
+local function auth_write(self, line, secret_line, what)
   local ok, err = self.conn:write_line(line, secret_line)
   if not ok then error(errors.from_core(err, what), 0) end
 end
 
 -- Answers one continuation: the initial response still pending (no
 -- SASL-IR), the mechanism's response, or "*" when the client gives up.
-function Connection:auth_answer(st, r, what)
+local function auth_answer(self, st, r, what)
   local resp, err
   if st.cancelled then
     resp = nil
@@ -231,9 +245,9 @@ function Connection:auth_answer(st, r, what)
   end
   if resp == nil then
     st.cancelled, st.failure = true, st.failure or err
-    self:auth_write("*", false, what)
+    auth_write(self, "*", false, what)
   else
-    self:auth_write(b64enc(resp), true, what)
+    auth_write(self, b64enc(resp), true, what)
   end
 end
 
@@ -248,7 +262,7 @@ end
 -- must have checked the server's signature); a client-side failure
 -- outranks the server's NO or BAD; an error challenge's text (OAuth
 -- JSON, SCRAM e=) goes into the error.
-function Connection:auth_done(st, r, what)
+local function auth_done(self, st, r, what)
   if r.status == "OK" then
     local ok, err
     if st.cancelled then
@@ -259,7 +273,7 @@ function Connection:auth_done(st, r, what)
     end
     if not ok then self:shutdown(); raise_with(err, what) end
     local tagged = self:finish(r, what)
-    self:after_auth(tagged)
+    after_auth(self, tagged)
     return tagged.text
   end
   if st.failure then raise_with(st.failure, what) end
@@ -275,7 +289,7 @@ end
 -- sasl.lua mechanism mech through AUTHENTICATE; with use_ir its initial
 -- response goes in the command (RFC 4959, "=" when empty), else after
 -- the server's first "+". Every response is sent as a secret.
-function Connection:sasl_exchange(mech, what, use_ir)
+local function sasl_exchange(self, mech, what, use_ir)
   local initial = mech:start()
   local args = { mech.name }
   if initial ~= nil and use_ir then
@@ -287,9 +301,9 @@ function Connection:sasl_exchange(mech, what, use_ir)
   while true do
     local r = self:read_response(what)
     if r.kind == "continue" then
-      self:auth_answer(st, r, what)
+      auth_answer(self, st, r, what)
     elseif r.kind == "tagged" and r.tag == tag then
-      return self:auth_done(st, r, what)
+      return auth_done(self, st, r, what)
     else
       if self:dispatch(r, what) then self:remember(r) end
     end
@@ -322,23 +336,23 @@ end
 -- authenticate). fn(challenge) gets each decoded challenge and returns
 -- the response bytes (nil cancels with "*"). The server speaks first
 -- (no SASL-IR), as in imaplib.
-function Connection:authenticate(mechanism, fn)
+function M.authenticate(self, mechanism, fn)
   local what = "AUTHENTICATE " .. tostring(mechanism)
   if type(mechanism) ~= "string" or not mechanism:match("^[%w_%-]+$") then
     usage(what, "mechanism must be a SASL mechanism name")
   end
   if type(fn) ~= "function" then usage(what, "needs a function") end
-  self:refuse_plaintext(what)
-  return self:sasl_exchange(callback_mechanism(mechanism:upper(), fn),
+  refuse_plaintext(self, what)
+  return sasl_exchange(self, callback_mechanism(mechanism:upper(), fn),
     what, false)
 end
 
 -- Runs sasl.new(name, creds) through the driver; errors name what and
 -- carry the mechanism's name.
-function Connection:sasl_login(name, creds, what)
+function M.sasl_login(self, name, creds, what)
   local ok, res = pcall(function()
     local mech = sasl.new(name, creds)
-    return self:sasl_exchange(mech, what, self.capabilities["SASL-IR"])
+    return sasl_exchange(self, mech, what, self.capabilities["SASL-IR"])
   end)
   if ok then return res end
   if errors.is(res) then
@@ -349,16 +363,16 @@ function Connection:sasl_login(name, creds, what)
 end
 
 -- login_cram_md5(user, password) -> the server's text (imaplib's).
-function Connection:login_cram_md5(user, password)
+function M.login_cram_md5(self, user, password)
   local what = login_what(user, password)
-  self:refuse_plaintext(what)
-  return self:sasl_login("CRAM-MD5", { user = user, password = password },
+  refuse_plaintext(self, what)
+  return M.sasl_login(self, "CRAM-MD5", { user = user, password = password },
     what)
 end
 
 -- The mechanism connect uses: opts.auth, else the strongest the server
 -- offers for this kind of secret.
-function Connection:choose_auth(opts, kind, what)
+local function choose_auth(self, opts, kind, what)
   if opts.auth then return opts.auth:upper() end
   for _, name in ipairs(DEFAULT_ORDER[kind]) do
     if self.capabilities["AUTH=" .. name] then return name end
@@ -369,29 +383,30 @@ end
 
 -- login_with(opts) -> the server's text. Logs in with connect's options
 -- (user, password | password_command | token | token_command, auth,
--- authzid for PLAIN and SCRAM, allow_plaintext); connect calls it, and so does reconnect, so that a
--- token function or command runs again for every login.
-function Connection:login_with(opts)
+-- authzid for PLAIN and SCRAM, allow_plaintext, secret_timeout); connect
+-- calls it, and so does reconnect, so that a token function or command
+-- runs again for every login.
+function M.login_with(self, opts)
   opts = opts or self.opts
   local bad = M.check_options(opts)
   if bad then usage("LOGIN", "%s", bad) end
   if not opts.user then usage("LOGIN", "no user to log in as") end
   local what = "LOGIN as " .. q(opts.user)
   local _, kind = source_of(opts)
-  self:refuse_plaintext(what, opts.allow_plaintext,
+  refuse_plaintext(self, what, opts.allow_plaintext,
     kind == "token" and "send a token" or "send a password")
-  if next(self.capabilities) == nil then self:capability() end
-  local mech = self:choose_auth(opts, kind, what)
+  if next(self.capabilities) == nil then self:load_capabilities() end
+  local mech = choose_auth(self, opts, kind, what)
   local value = secret(opts, what)
   if mech == "LOGIN-COMMAND" then
-    return self:login_command(opts.user, value, what)
+    return login_command(self, opts.user, value, what)
   end
   local creds = { user = opts.user, [kind] = value,
     authzid = opts.authzid }
   if not self.opts.command then
     creds.host, creds.port = self.opts.host, self.opts.port
   end
-  return self:sasl_login(mech, creds, what)
+  return M.sasl_login(self, mech, creds, what)
 end
 
 return M

@@ -12,9 +12,7 @@ local search = require "imapsift.search"
 local internaldate = require "imapsift.internaldate"
 local Connection = require("imapsift.connection").Connection
 
-local function usage(command, fmt, ...)
-  errors.raise{ kind = "usage", command = command, text = fmt:format(...) }
-end
+local usage = errors.usage
 
 local function q(name) return '"' .. errors.escape(name) .. '"' end
 

@@ -10,6 +10,7 @@
 
 local core = require "imapsift.core"
 local errors = require "imapsift.error"
+local auth = require "imapsift.auth"
 
 local M = {}
 local Connection = {}
@@ -19,9 +20,7 @@ M.Connection = Connection
 local DEFAULT_PORT = { implicit = 993, starttls = 143, none = 143 }
 local MAX_LINE = 8000 -- a safe command length for every server
 
-local function usage(command, fmt, ...)
-  errors.raise{ kind = "usage", command = command, text = fmt:format(...) }
-end
+local usage = errors.usage
 
 ---------------------------------------------------------------------------
 -- Responses
@@ -236,6 +235,111 @@ end
 ---------------------------------------------------------------------------
 -- Connecting
 
+-- Logging in lives in auth.lua; these are imaplib's names for it. connect
+-- calls auth's functions itself, so this module works on its own.
+Connection.login = auth.login
+Connection.login_cram_md5 = auth.login_cram_md5
+Connection.authenticate = auth.authenticate
+Connection.login_with = auth.login_with
+Connection.sasl_login = auth.sasl_login
+
+-- The Lua types each connect option takes. Unknown keys are left alone:
+-- other parts of the library read options of their own.
+local OPTION_TYPES = {
+  host = "string", port = { number = true, string = true },
+  tls = "string", servername = "string", ca_file = "string",
+  ca_path = "string", verify = "boolean", allow_plaintext = "boolean",
+  command = "string", secure = "boolean", timeout = "number",
+  secret_timeout = "number", limits = "table", max_line = "number",
+  on_alert = "function", debug = { number = true, boolean = true },
+  trace = { boolean = true, ["function"] = true, number = true },
+}
+
+local function option_error(fmt, ...) usage("connect", fmt, ...) end
+
+local function type_ok(want, t)
+  if type(want) == "string" then return t == want end
+  return want[t] == true
+end
+
+local function type_names(want)
+  if type(want) == "string" then return want end
+  local names = {}
+  for t in pairs(want) do names[#names + 1] = t end
+  table.sort(names)
+  return table.concat(names, " or ")
+end
+
+-- A number option that must be > 0 (NaN is not), an integer if asked.
+local function check_positive(opts, name, integer)
+  local v = opts[name]
+  if v == nil then return end
+  if v ~= v or v <= 0 or (integer and math.type(v) ~= "integer") then
+    option_error("option %s must be %s > 0, not %s", name,
+      integer and "an integer" or "a number of seconds", tostring(v))
+  end
+end
+
+-- The parser's limits (c/lua_parser.c) are >= 1; the session's own
+-- caps may be 0.
+local PARSER_LIMITS = { max_line = true, max_literal = true,
+  max_response = true, max_depth = true, max_nodes = true }
+
+local function check_limits(limits)
+  for k, v in pairs(limits or {}) do
+    local least = PARSER_LIMITS[k] and 1 or 0
+    if type(k) ~= "string" or math.type(v) ~= "integer" or v < least then
+      option_error("limits.%s must be an integer >= %d, not %s",
+        tostring(k), least, tostring(v))
+    end
+  end
+end
+
+-- Credentials over a plain command transport would be readable by
+-- whatever the command talks to: the caller must declare it secure (an
+-- ssh pipe) or allow plaintext, or use TLS over it.
+local function check_command_secrecy(opts, tls)
+  if opts.secure and not opts.command then
+    option_error("option secure applies to a command transport only")
+  end
+  if opts.command and auth.has_credentials(opts) and tls == "none" and
+      not (opts.secure or opts.allow_plaintext) then
+    option_error("refusing to send credentials over a command transport " ..
+      "not declared secure (set secure = true for e.g. an ssh pipe, or " ..
+      "allow_plaintext)")
+  end
+end
+
+-- check_options(opts) -> the TLS mode; raises kind "usage" naming the
+-- first bad option, before anything is opened or run.
+local function check_options(opts)
+  for name, want in pairs(OPTION_TYPES) do
+    local t = type(opts[name])
+    if t ~= "nil" and not type_ok(want, t) then
+      option_error("option %s must be a %s, not a %s", name,
+        type_names(want), t)
+    end
+  end
+  local tls = opts.tls or (opts.command and "none" or "implicit")
+  if not DEFAULT_PORT[tls] then
+    option_error("tls must be \"implicit\", \"starttls\" or \"none\", not %q",
+      tls)
+  end
+  check_positive(opts, "timeout")
+  check_positive(opts, "secret_timeout")
+  check_positive(opts, "max_line", true)
+  if type(opts.port) == "number" and (math.type(opts.port) ~= "integer" or
+      opts.port < 1 or opts.port > 65535) then
+    option_error("option port must be an integer 1..65535, not %s",
+      tostring(opts.port))
+  end
+  check_limits(opts.limits)
+  local bad = auth.check_options(opts)
+  if bad then option_error("%s", bad) end
+  check_command_secrecy(opts, tls)
+  return tls
+end
+
 local function open_transport(opts)
   if opts.command then
     return core.spawn{ command = opts.command, timeout = opts.timeout,
@@ -247,6 +351,7 @@ end
 
 -- tls_handshake(what [, o]): TLS over the open link; o holds host,
 -- servername, ca_file, ca_path and verify (default: the connect options).
+-- tls_active is set only once the handshake has succeeded.
 function Connection:tls_handshake(what, o)
   o = o or self.opts
   if o.verify == false then
@@ -273,14 +378,33 @@ function Connection:read_greeting()
   if r.code then self:absorb_code(r) end
   if r.status == "BYE" then
     self:shutdown()
-    local e = errors.from_response(r, "greeting")
-    e.kind = "bye"
-    error(e, 0)
+    error(errors.from_bye(r, "greeting"), 0)
   elseif r.status ~= "OK" and r.status ~= "PREAUTH" then
     errors.raise{ kind = "protocol", command = "greeting",
       text = "unexpected greeting: " .. tostring(r.type) }
   end
   return r
+end
+
+-- load_capabilities([what]) -> self.capabilities, from a CAPABILITY
+-- command run here (not commands.lua's capability()), so that connecting
+-- needs this module alone. absorb stores what the server lists.
+function Connection:load_capabilities(what)
+  what = what or "CAPABILITY"
+  local _, data = self:run("CAPABILITY", nil, what)
+  for _, r in ipairs(data) do
+    if r.type == "CAPABILITY" then return self.capabilities end
+  end
+  errors.raise{ kind = "protocol", command = what,
+    text = "server sent no CAPABILITY response" }
+end
+
+-- forget_plaintext(): what was read before TLS may have been written by
+-- anyone on the path (RFC 9051 11.1): capabilities, untagged data,
+-- completions and ALERT texts all go.
+function Connection:forget_plaintext()
+  self.capabilities, self.untagged, self.completed, self.alerts =
+    {}, {}, {}, {}
 end
 
 -- STARTTLS is required, never opportunistic: anything short of a clean
@@ -293,7 +417,7 @@ function Connection:upgrade_starttls(o)
       text = "server greeted with PREAUTH on a plaintext connection; " ..
         "refusing to continue without TLS" }
   end
-  if not self.capabilities.STARTTLS then self:capability() end
+  if not self.capabilities.STARTTLS then self:load_capabilities() end
   if not self.capabilities.STARTTLS then
     self:shutdown()
     errors.raise{ kind = "tls", command = "STARTTLS",
@@ -306,31 +430,40 @@ function Connection:upgrade_starttls(o)
     error(err, 0)
   end
   self:tls_handshake("STARTTLS", o)
-  -- Nothing learned before TLS can be trusted.
-  self.capabilities, self.untagged = {}, {}
-  self:capability()
+  self:forget_plaintext()
+  self:load_capabilities()
 end
 
+-- Whether credentials may go over this link: TLS is up, or the caller
+-- declared a command transport secure (an ssh pipe). A command is not
+-- secure by itself: it may be a plain TCP relay.
 function Connection:secure()
-  return self.tls_mode ~= "none" or self.tls_active == true or
-    self.opts.command ~= nil
+  return self.tls_active == true or
+    (self.opts.command ~= nil and self.opts.secure == true)
 end
 
--- connect(opts) -> connection. See init.lua for the options.
+-- Everything after the transport is open: trace, TLS, greeting, login.
+local function open_session(self, opts, tls, what)
+  -- debug = n (imaplib's levels) applies when trace is not given.
+  local trace = opts.trace
+  if trace == nil then trace = opts.debug end
+  if trace then self:set_trace(trace) end
+  if tls == "implicit" then self:tls_handshake(what) end
+  self:read_greeting()
+  if tls == "starttls" then self:upgrade_starttls() end
+  -- A PREAUTH greeting has already authenticated the session.
+  if auth.has_credentials(opts) and self:state() == "NONAUTH" then
+    auth.login_with(self, opts)
+  end
+end
+
+-- connect(opts) -> connection. See init.lua for the options; a bad one
+-- raises kind "usage" before anything is opened.
 function M.connect(opts)
   if type(opts) ~= "table" then
-    error("imapsift.connect needs a table of options", 2)
+    usage("connect", "needs a table of options, not %s", type(opts))
   end
-  local tls = opts.tls or (opts.command and "none" or "implicit")
-  if not DEFAULT_PORT[tls] then
-    error(("tls must be \"implicit\", \"starttls\" or \"none\", not %q")
-      :format(tostring(tls)), 2)
-  end
-  -- auth.lua extends Connection; required here, not at load time, as
-  -- it requires this module.
-  local auth = require "imapsift.auth"
-  local bad = auth.check_options(opts)
-  if bad then error("connect: " .. bad, 2) end
+  local tls = check_options(opts)
   opts.host = opts.host or "localhost"
   opts.port = opts.port or DEFAULT_PORT[tls]
   local self = setmetatable({ opts = opts, tls_mode = tls, capabilities = {},
@@ -338,26 +471,16 @@ function M.connect(opts)
     max_line = opts.max_line or MAX_LINE,
     on_alert = opts.on_alert or M.show_alert },
     Connection)
-  local where = opts.command and ("command " .. opts.command)
-    or (opts.host .. ":" .. opts.port)
+  -- The command may carry secrets (a password on an ssh command line):
+  -- no message repeats it.
+  local what = opts.command and "connect through command" or
+    ("connect to " .. opts.host .. ":" .. opts.port)
   local conn, err = open_transport(opts)
-  if not conn then error(errors.from_core(err, "connect to " .. where), 0) end
+  if not conn then error(errors.from_core(err, what), 0) end
   self.conn = conn
   -- A failure from here on must not leave the socket or child process
   -- open until the garbage collector finds it.
-  local ok, e = pcall(function()
-    -- debug = n (imaplib's levels) applies when trace is not given.
-    local trace = opts.trace
-    if trace == nil then trace = opts.debug end
-    if trace then self:set_trace(trace) end
-    if tls == "implicit" then self:tls_handshake("connect to " .. where) end
-    self:read_greeting()
-    if tls == "starttls" then self:upgrade_starttls() end
-    -- A PREAUTH greeting has already authenticated the session.
-    if auth.has_credentials(opts) and self:state() == "NONAUTH" then
-      self:login_with(opts)
-    end
-  end)
+  local ok, e = pcall(open_session, self, opts, tls, what)
   if not ok then self:shutdown(); error(e, 0) end
   return self
 end

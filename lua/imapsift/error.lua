@@ -100,6 +100,21 @@ function M.from_response(r, command)
   }
 end
 
+-- from_bye(r, command): error value of kind "bye" for a BYE response r
+-- (the server is closing the connection), whether it came as the
+-- greeting, while a command ran, or was remembered before the link died.
+function M.from_bye(r, command)
+  local e = M.from_response(r, command)
+  e.kind = "bye"
+  return e
+end
+
+-- usage(command, fmt, ...): raise kind "usage" (a call the library
+-- refuses before sending anything), text = fmt:format(...).
+function M.usage(command, fmt, ...)
+  M.raise{ kind = "usage", command = command, text = fmt:format(...) }
+end
+
 function M.is(e, kind)
   return getmetatable(e) == Error and (kind == nil or e.kind == kind)
 end

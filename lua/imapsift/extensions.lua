@@ -11,9 +11,7 @@ local set = require "imapsift.set"
 local search = require "imapsift.search"
 local Connection = require("imapsift.connection").Connection
 
-local function usage(command, fmt, ...)
-  errors.raise{ kind = "usage", command = command, text = fmt:format(...) }
-end
+local usage = errors.usage
 
 local function malformed(command, fmt, ...)
   errors.raise{ kind = "protocol", command = command,

@@ -1,6 +1,5 @@
 -- imapsift.idle: waiting for news with IDLE (RFC 2177), falling back to
--- NOOP polling; COMPRESS=DEFLATE (RFC 4978) and an explicit STARTTLS
--- (RFC 2595, RFC 9051 11.1) for scripts that manage the link themselves.
+-- NOOP polling.
 
 local core = require "imapsift.core"
 local errors = require "imapsift.error"
@@ -13,9 +12,7 @@ local now = core.monotonic
 local DEFAULT_REFRESH = 28 * 60
 local DEFAULT_POLL = 60
 
-local function usage(command, fmt, ...)
-  errors.raise{ kind = "usage", command = command, text = fmt:format(...) }
-end
+local usage = errors.usage
 
 ---------------------------------------------------------------------------
 -- The state of one idle() call: the callback and whether it asked to
@@ -45,8 +42,7 @@ local function read_within(self, what, seconds)
   if r then return r end
   if err.kind == "timeout" then return nil end
   if self.bye and err.kind == "closed" then
-    local e = errors.from_response(self.bye, what)
-    e.kind = "bye"
+    local e = errors.from_bye(self.bye, what)
     self:shutdown()
     error(e, 0)
   end
@@ -61,7 +57,9 @@ local function deliver(self, w, r, tag, what)
     self:finish(r, what)
     return true
   end
-  if self:dispatch(r, what) and not notify(w, r) then self:remember(r) end
+  if r.kind ~= "untagged" then return false end
+  self:dispatch(r, what)
+  if not notify(w, r) then self:remember(r) end
   return false
 end
 
@@ -101,9 +99,18 @@ end
 
 -- Without IDLE: a NOOP every interval seconds, listening in between for
 -- anything the server sends on its own.
+-- One NOOP, every response it brings handed to the callback (mailbox
+-- updates included, which run() would only fold into imap.mailbox).
+local function noop_once(self, w, what)
+  local tag = self:send("NOOP", nil, what)
+  repeat
+    local r = self:read_response(what)
+  until deliver(self, w, r, tag, what)
+end
+
 local function poll(self, w, deadline, interval, what)
   while true do
-    self:run("NOOP", nil, what, function(r) return notify(w, r) end)
+    noop_once(self, w, what)
     if w.stop then return "stopped" end
     local t = now()
     if deadline and t >= deadline then return "timeout" end
@@ -153,7 +160,7 @@ function Connection:idle(timeout, callback, opts)
   if self.conn == nil then usage("IDLE", "connection is closed") end
   local w = new_watch(callback)
   local deadline = timeout and now() + timeout
-  if next(self.capabilities) == nil then self:capability() end
+  if next(self.capabilities) == nil then self:load_capabilities() end
   local reason
   if not self.capabilities.IDLE then
     reason = poll(self, w, deadline, opts.poll or DEFAULT_POLL,
@@ -170,70 +177,6 @@ function Connection:idle(timeout, callback, opts)
   end
   if w.err ~= nil then error(w.err, 0) end
   return reason
-end
-
----------------------------------------------------------------------------
--- COMPRESS=DEFLATE
-
--- compress() -> true. Sends COMPRESS DEFLATE and compresses the link in
--- both directions from the server's OK on. Needs the COMPRESS=DEFLATE
--- capability; compressing twice is a usage error. Afterwards STARTTLS is
--- no longer possible.
-function Connection:compress()
-  local what = "COMPRESS DEFLATE"
-  if self.conn == nil then usage(what, "connection is closed") end
-  if self.compressing then
-    usage(what, "the connection is already compressed")
-  end
-  if next(self.capabilities) == nil then self:capability() end
-  if not self.capabilities["COMPRESS=DEFLATE"] then
-    usage(what, "server does not offer COMPRESS=DEFLATE")
-  end
-  self:run("COMPRESS", { "DEFLATE" }, what)
-  local ok, err = self.conn:compress()
-  if not ok then
-    -- The server compresses from its OK on: there is no way back.
-    local e = errors.from_core(err, what)
-    self:shutdown()
-    error(e, 0)
-  end
-  self.compressing = true
-  return true
-end
-
----------------------------------------------------------------------------
--- STARTTLS on demand
-
-local TLS_OPTIONS = { servername = true, ca_file = true, ca_path = true,
-  verify = true }
-
--- starttls([opts]) -> true. For connections opened with tls = "none":
--- upgrades to TLS with STARTTLS, the same way tls = "starttls" does at
--- connect (refusing PREAUTH, a missing STARTTLS capability, a NO and
--- response injection, and closing the connection then). opts may give
--- servername, ca_file, ca_path and verify; the defaults are the connect
--- options. Afterwards LOGIN is allowed without allow_plaintext.
-function Connection:starttls(opts)
-  local what = "STARTTLS"
-  if opts ~= nil and type(opts) ~= "table" then
-    usage(what, "options must be a table")
-  end
-  if self.conn == nil then usage(what, "connection is closed") end
-  if self.compressing then
-    usage(what, "STARTTLS is not possible after COMPRESS (RFC 4978)")
-  end
-  if self.tls_active then usage(what, "the connection already uses TLS") end
-  if self:state() ~= "NONAUTH" then
-    usage(what, "STARTTLS is only possible before logging in")
-  end
-  local o = { host = self.opts.host }
-  for k in pairs(TLS_OPTIONS) do o[k] = self.opts[k] end
-  for k, v in pairs(opts or {}) do
-    if not TLS_OPTIONS[k] then usage(what, "unknown option %s", tostring(k)) end
-    o[k] = v
-  end
-  self:upgrade_starttls(o)
-  return true
 end
 
 return {}

@@ -18,11 +18,19 @@
 --     allow_plaintext = false,     -- LOGIN over tls = "none"
 --     command = nil,               -- run a command and talk over its
 --                                  -- stdin/stdout instead of a socket
+--     secure = false,              -- true: the command is a private
+--                                  -- channel (an ssh pipe); credentials
+--                                  -- may go over it without TLS
 --     timeout = 60,                -- seconds for connect, read, write
+--     secret_timeout = 60,         -- seconds password_command or
+--                                  -- token_command may run (then killed;
+--                                  -- at most 64 KiB of output)
 --     trace = false,               -- true or function(dir, line)
 --     limits = { max_line, max_literal, max_response, max_depth },
 --     max_line = 8000,             -- longest command line sent
 --   }
+-- A wrongly typed or out-of-range option raises kind "usage" before
+-- anything is opened.
 
 local core = require "imapsift.core"
 local connection = require "imapsift.connection"
@@ -30,6 +38,8 @@ require "imapsift.commands"
 require "imapsift.auth"
 require "imapsift.extensions"
 require "imapsift.idle"
+require "imapsift.compress"
+require "imapsift.starttls"
 local reconnect = require "imapsift.reconnect"
 local util = require "imapsift.util"
 

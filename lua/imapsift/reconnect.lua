@@ -12,9 +12,7 @@ local Connection = connection.Connection
 
 local M = {}
 
-local function usage(command, fmt, ...)
-  errors.raise{ kind = "usage", command = command, text = fmt:format(...) }
-end
+local usage = errors.usage
 
 ---------------------------------------------------------------------------
 -- Backoff

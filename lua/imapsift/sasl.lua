@@ -25,9 +25,8 @@ local M = {}
 
 local b64enc, b64dec = core.base64_encode, core.base64_decode
 
-local function usage(fmt, ...)
-  errors.raise{ kind = "usage", command = "SASL", text = fmt:format(...) }
-end
+-- Bad input to new() or a mechanism: kind "usage", command "SASL".
+local function usage(fmt, ...) errors.usage("SASL", fmt, ...) end
 
 local function protocol(fmt, ...)
   return nil, errors.new{ kind = "protocol", text = fmt:format(...) }

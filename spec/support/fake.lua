@@ -67,8 +67,10 @@ function Server:command()
 end
 
 -- options(extra) -> connect options for this server (extra merged in).
+-- The pipe to the fake is private to this process: declared secure, so
+-- that credentials may go over it (secure = false in extra undoes it).
 function Server:options(extra)
-  local o = { command = self:command(), timeout = 5 }
+  local o = { command = self:command(), timeout = 5, secure = true }
   for k, v in pairs(extra or {}) do o[k] = v end
   return o
 end
