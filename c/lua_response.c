@@ -468,10 +468,59 @@ static void push_continue(lua_State *L, const struct isf_response *r)
     lua_setfield(L, -2, "text");
 }
 
+/* ---- malformed responses --------------------------------------------- */
+
+/* The keyword of an untagged data response (after its number, if any), in
+ * upper case, or "". */
+static void push_keyword(lua_State *L, const struct isf_response *r)
+{
+    struct isf_cur c = isf_cur_open(r, 0);
+    size_t kw = isf_cur_take(r, &c);
+
+    if (isf_is_type(r, kw, ISF_NODE_NUMBER))
+        kw = isf_cur_take(r, &c);
+    if (isf_is_type(r, kw, ISF_NODE_ATOM))
+        isf_push_node_case(L, r, kw, 1);
+    else
+        lua_pushliteral(L, "");
+}
+
+/* { kind, tag, status, type, malformed }: only what the parser could tell
+ * before the fault; the rest of such a response is not to be trusted. */
+static void push_malformed(lua_State *L, const struct isf_response *r)
+{
+    const char *st = status_name(r->status);
+
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, r->kind == ISF_RESP_TAGGED     ? "tagged"
+                      : r->kind == ISF_RESP_CONTINUE ? "continue"
+                                                     : "untagged");
+    lua_setfield(L, -2, "kind");
+    if (r->kind == ISF_RESP_TAGGED) {
+        lua_pushlstring(L, r->bytes + r->tag_off, r->tag_len);
+        lua_setfield(L, -2, "tag");
+    }
+    if (st != NULL) {
+        lua_pushstring(L, st);
+        lua_setfield(L, -2, "status");
+    }
+    if (r->kind == ISF_RESP_UNTAGGED) {
+        if (st != NULL)
+            lua_pushstring(L, st);
+        else
+            push_keyword(L, r);
+        lua_setfield(L, -2, "type");
+    }
+    lua_pushstring(L, r->malformed);
+    lua_setfield(L, -2, "malformed");
+}
+
 void isf_push_response(lua_State *L, const struct isf_response *r)
 {
     luaL_checkstack(L, STACK_NEED, "converting a response");
-    if (r->kind == ISF_RESP_CONTINUE)
+    if (r->malformed != NULL)
+        push_malformed(L, r);
+    else if (r->kind == ISF_RESP_CONTINUE)
         push_continue(L, r);
     else if (r->kind == ISF_RESP_TAGGED || r->status != ISF_ST_NONE)
         push_status(L, r);
@@ -479,6 +528,10 @@ void isf_push_response(lua_State *L, const struct isf_response *r)
         begin(L, "untagged", "", 0);
     else
         push_data(L, r);
+    if (r->partial) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "partial");
+    }
 }
 
 void isf_lua_open_response(lua_State *L)

@@ -21,7 +21,10 @@
  *     LIST, LSUB                        -> { type, flags = {...},
  *              delimiter = "/" or nil, name = "wire name" (not decoded),
  *              ext = generic values of extended data, if any }
- *     SEARCH, SORT                      -> { type, nums = { 1, 2 }, modseq }
+ *     SEARCH, SORT                      -> { type, nums = { 1, 2 }, modseq,
+ *              partial = true on every piece of a long line but the last
+ *              (see parser.h): nums of all pieces together are the
+ *              result; only the last carries modseq }
  *     ESEARCH -> { type, tag = "A1" or nil, uid = true|nil, min, max,
  *              count, all = "set" or nil, modseq }
  *     STATUS  -> { type, name = "wire name", items = { messages = 3, ... } }
@@ -55,6 +58,20 @@
  *     params }, language = { ... }, location, extension = generic };
  *     multipart { type = "multipart", subtype, parts = { ... }, params,
  *     disposition, language, location, extension }.
+ *
+ * Malformed responses: a response whose framing is intact but whose
+ * content breaks the grammar (a bad escape, an unbalanced list, a bad
+ * response code, a number out of range, a broken BODYSTRUCTURE; see
+ * `malformed` in parser.h) converts to
+ *     { kind, tag (tagged only), status (when it got that far),
+ *       type (untagged only: the status, or the keyword such as "FETCH",
+ *       or ""), malformed = "why, in words; no server bytes",
+ *       partial = true (a SEARCH piece; more pieces follow) }
+ * and nothing else: no code, text or data, as none of it is trusted. A
+ * tagged one still completes its tag, a malformed tagged OK included:
+ * whoever reads responses fails the command it belongs to (kind
+ * "protocol") and goes on with the session. Conversion never raises for
+ * what the server sent; only Lua running out of memory can.
  */
 #ifndef ISF_LUA_RESPONSE_H
 #define ISF_LUA_RESPONSE_H
@@ -63,15 +80,18 @@
 
 #include "parser.h"
 
-/* Push r as a Lua table (shapes above). Only Lua's own memory errors can
- * raise here, so callers must hold no C resources that would leak. */
+/* Push r as a Lua table (shapes above; `malformed` and `partial` as the
+ * parser set them). Only Lua's own memory errors can raise here, so
+ * callers must hold no C resources that would leak. */
 void isf_push_response(lua_State *L, const struct isf_response *r);
 
 /* Adds to the module table at the top of the stack:
  *   parse(bytes [, limits]) -> array of response tables | nil, err
  *   parser([limits]) -> a Parser userdata ("imapsift.Parser") with
  *       :feed(chunk) -> array of the responses completed by chunk
- *                       (raises a structured error on malformed input)
+ *                       (malformed ones included, marked; raises a
+ *                       structured error on a framing error or a broken
+ *                       limit, after which the parser is failed)
  *       :busy() -> boolean, :close()
  * limits: { max_line, max_literal, max_response, max_depth } (all optional)
  */

@@ -3,6 +3,7 @@
  * bulk copies for literals, building the flat node tree of parser.h. */
 #include "parser.h"
 #include "buf.h"
+#include "response_check.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -31,6 +32,9 @@ enum pstate {
     PS_CR,      /* after the CR that ends the response */
     PS_ST_SP,   /* after a status word or "+": a code may follow */
     PS_CODE,    /* in the raw text of a response code */
+    PS_CODE_Q,  /* in a quoted string inside a response code */
+    PS_CODE_QE, /* after a backslash there */
+    PS_SKIP,    /* after a content error: skipping to the end of line */
     PS_TEXT_SP, /* after a response code: spaces before the text */
     PS_TEXT,    /* in the text */
     PS_DONE,    /* a response is ready */
@@ -39,9 +43,9 @@ enum pstate {
 
 /* States whose bytes are copied into storage as spans of the chunk. */
 static const unsigned char collecting[] = {
-    [PS_TAG] = 1,  [PS_ATOM] = 1,   [PS_BR] = 1,   [PS_BR_Q] = 1,
-    [PS_BR_QE] = 1, [PS_QUOTED] = 1, [PS_CODE] = 1, [PS_TEXT] = 1,
-    [PS_ERROR] = 0,
+    [PS_TAG] = 1,     [PS_ATOM] = 1,   [PS_BR] = 1,    [PS_BR_Q] = 1,
+    [PS_BR_QE] = 1,   [PS_QUOTED] = 1, [PS_CODE] = 1,  [PS_CODE_Q] = 1,
+    [PS_CODE_QE] = 1, [PS_TEXT] = 1,   [PS_ERROR] = 0,
 };
 
 /* Step results besides 0 (byte consumed) and negative codes. */
@@ -51,6 +55,15 @@ enum { AGAIN = 1, DONE = 2 };
  * one huge literal does not pin its memory for the whole session. */
 #define KEEP_BYTES ((size_t)4 << 20)
 #define KEEP_NODES ((size_t)64 << 10)
+
+/* A SEARCH or SORT line is cut into pieces of about this many bytes (or
+ * half of max_line if that is less), so a million UIDs on one line need
+ * neither a huge max_line nor megabytes held at once. */
+#define SEARCH_PIECE ((size_t)64 << 10)
+
+/* How far the end of a skipped line looks like a literal announcement
+ * "{digits}" or "{digits+}" (also the tail of "~{digits}"). */
+enum { LT_NONE, LT_OPEN, LT_DIGITS, LT_PLUS, LT_CLOSED };
 
 struct isf_parser {
     struct isf_limits lim;
@@ -69,8 +82,14 @@ struct isf_parser {
     size_t lit_rem;          /* literal bytes still to come */
     int lit8, lit_digits;
     unsigned br_depth;       /* nesting of [...] inside an atom */
+    size_t code_depth;       /* open '(' in the raw text of a code */
+    int skip_lit;            /* LT_*: the tail of a skipped line */
+    int searching;           /* an untagged SEARCH or SORT: may be cut */
+    size_t top;              /* the root's latest child */
+    size_t piece;            /* line bytes after which SEARCH is cut */
     int root_closed;
     struct isf_response resp;
+    char why[160];           /* the reason of resp.malformed */
     struct isf_error err;    /* the sticky error */
 };
 
@@ -87,6 +106,42 @@ static int fail(struct isf_parser *p, int code, const char *fmt, ...)
     va_end(ap);
     p->state = PS_ERROR;
     return code;
+}
+
+/* A content error: the line is still framed by its CRLF, so the rest of
+ * it is skipped and the response delivered with `malformed` set (unless
+ * the line turns out to end in a literal announcement). The first fault
+ * of a response is the one reported. Returns AGAIN so that the byte at
+ * hand is looked at again by the skipping state. */
+static int bad(struct isf_parser *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int bad(struct isf_parser *p, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (p->resp.malformed == NULL) {
+        va_start(ap, fmt);
+        vsnprintf(p->why, sizeof p->why, fmt, ap);
+        va_end(ap);
+        p->resp.malformed = p->why;
+    }
+    p->state = PS_SKIP;
+    p->skip_lit = LT_NONE;
+    return AGAIN;
+}
+
+static int lit_track(int st, unsigned char c)
+{
+    if (c == '{')
+        return LT_OPEN;
+    if (c >= '0' && c <= '9')
+        return st == LT_OPEN || st == LT_DIGITS ? LT_DIGITS : LT_NONE;
+    if (c == '+')
+        return st == LT_DIGITS ? LT_PLUS : LT_NONE;
+    if (c == '}')
+        return st == LT_DIGITS || st == LT_PLUS ? LT_CLOSED : LT_NONE;
+    return LT_NONE;
 }
 
 static int fail_nomem(struct isf_parser *p)
@@ -124,6 +179,8 @@ struct isf_parser *isf_parser_new(const struct isf_limits *limits)
         return NULL;
     }
     isf_buf_init(&p->bytes, (size_t)-1);
+    p->piece = p->lim.max_line / 2 < SEARCH_PIECE ? p->lim.max_line / 2
+                                                   : SEARCH_PIECE;
     p->state = PS_START;
     return p;
 }
@@ -154,6 +211,25 @@ static int flush(struct isf_parser *p, size_t i)
         return fail_nomem(p);
     p->span = i;
     return 0;
+}
+
+/* A content error found at the end of the line inside a token (a quoted
+ * string, a bracket, a response code) whose bytes, stored from `from`,
+ * may end in what looks like a literal announcement: the skipping state
+ * must know that before it takes the CR or LF. */
+static int bad_eol(struct isf_parser *p, size_t i, size_t from,
+                   const char *what)
+{
+    int rc = flush(p, i), st = LT_NONE;
+    size_t k;
+
+    if (rc)
+        return rc;
+    for (k = from; k < p->bytes.len; k++)
+        st = lit_track(st, (unsigned char)p->bytes.data[k]);
+    rc = bad(p, "%s at offset %zu", what, p->resp_len);
+    p->skip_lit = st;
+    return rc;
 }
 
 /* A new node at the end of the array, no parent bookkeeping. Returns 0,
@@ -201,12 +277,14 @@ static int add_child(struct isf_parser *p, int type, int flags)
 
     if (p->resp.kind == ISF_RESP_TAGGED && p->resp.status == ISF_ST_NONE &&
         type != ISF_NODE_ATOM)
-        return fail(p, ISF_EPROTO, "tagged response does not start with "
-                    "OK, NO or BAD (offset %zu)", p->resp_len);
+        return bad(p, "tagged response does not start with OK, NO or BAD "
+                   "(offset %zu)", p->resp_len);
     rc = node_alloc(p, type, flags, &p->cur);
     if (rc)
         return node_fail(p, rc);
     p->nodes[p->stack[p->sdepth]].count++;
+    if (p->sdepth == 0)
+        p->top = p->cur;
     return 0;
 }
 
@@ -240,8 +318,7 @@ static int open_list(struct isf_parser *p)
 static int close_list(struct isf_parser *p)
 {
     if (p->sdepth == 0)
-        return fail(p, ISF_EPROTO, "')' without '(' at offset %zu",
-                    p->resp_len);
+        return bad(p, "')' without '(' at offset %zu", p->resp_len);
     p->nodes[p->stack[p->sdepth]].end = (uint32_t)p->nnodes;
     p->sdepth--;
     return 0;
@@ -320,9 +397,13 @@ static int check_status(struct isf_parser *p)
         }
     }
     if (p->resp.kind == ISF_RESP_TAGGED)
-        return fail(p, ISF_EPROTO, "tagged response does not start with "
-                    "OK, NO or BAD but with '%.*s'",
-                    n->len > 40 ? 40 : (int)n->len, s);
+        return bad(p, "tagged response does not start with OK, NO or BAD "
+                   "(offset %zu)", p->resp_len);
+    /* Only these data responses can be long enough to need cutting. */
+    p->searching = p->resp.kind == ISF_RESP_UNTAGGED &&
+                   n->type == ISF_NODE_ATOM &&
+                   (word_is(s, n->len, "search") ||
+                    word_is(s, n->len, "sort"));
     return 0;
 }
 
@@ -348,8 +429,9 @@ static void finish_string(struct isf_parser *p)
 /* ---- response codes ----------------------------------------------------- */
 
 /* The code's raw text is complete in storage, so it is tokenized there in
- * one pass. Returns 0, ISF_ENOMEM, or another negative value when the text
- * is not made of tokens (the caller then keeps just the name). */
+ * one pass. Its lists and quoted strings were already checked while it
+ * arrived (st_code). Returns 0, ISF_ENOMEM, or another negative value when
+ * a limit stops it (the caller then keeps just the name). */
 static int code_add(struct isf_parser *p, int type, size_t off, size_t len)
 {
     int rc = node_alloc(p, type, 0, &p->cur);
@@ -418,7 +500,7 @@ static int code_tokens(struct isf_parser *p)
         } else if (c == '"') {
             rc = code_quoted(p, &k, end);
         } else {
-            for (j = k; j < end && !strchr(" ()", p->bytes.data[j]); j++)
+            for (j = k; j < end && !strchr(" ()\"", p->bytes.data[j]); j++)
                 ;
             rc = code_add(p, ISF_NODE_ATOM, k, j - k);
             k = j;
@@ -472,26 +554,52 @@ static int end_line(struct isf_parser *p)
     if (p->resp.status != ISF_ST_NONE || p->resp.kind == ISF_RESP_CONTINUE)
         return 0;
     if (p->sdepth != 0)
-        return fail(p, ISF_EPROTO, "line ends with %zu list(s) still open "
-                    "at offset %zu", p->sdepth, p->resp_len);
+        return bad(p, "line ends with %zu list(s) still open at offset %zu",
+                   p->sdepth, p->resp_len);
     if (p->resp.kind == ISF_RESP_TAGGED)
-        return fail(p, ISF_EPROTO, "tagged response without a status at "
-                    "offset %zu", p->resp_len);
+        return bad(p, "tagged response without a status at offset %zu",
+                   p->resp_len);
     if (p->nodes[0].count == 0)
-        return fail(p, ISF_EPROTO, "empty untagged response");
+        return bad(p, "empty untagged response");
     return 0;
+}
+
+/* A malformed response keeps a valid tree of what came before the fault:
+ * the lists still open end where the nodes end. */
+static void close_open_lists(struct isf_parser *p)
+{
+    for (; p->sdepth > 0; p->sdepth--)
+        p->nodes[p->stack[p->sdepth]].end = (uint32_t)p->nnodes;
 }
 
 static int complete(struct isf_parser *p)
 {
     struct isf_response *r = &p->resp;
 
+    if (r->malformed != NULL)
+        close_open_lists(p);
     close_root(p);
     r->bytes = p->bytes.data ? p->bytes.data : "";
     r->nodes = p->nodes;
     r->nnodes = p->nnodes;
+    if (r->malformed == NULL &&
+        isf_response_check(r, p->why, sizeof p->why) != 0)
+        r->malformed = p->why;
     p->state = PS_DONE;
     return DONE;
+}
+
+/* A SEARCH or SORT line past its piece size goes out as a partial
+ * response at a space after a number; isf_parser_release() then carries
+ * on with the same line. */
+static int cut_search(struct isf_parser *p)
+{
+    if (!p->searching || p->sdepth != 0 || p->line_len < p->piece ||
+        p->resp.malformed != NULL || p->top < 2 || p->top != p->cur ||
+        p->nodes[p->top].type != ISF_NODE_NUMBER)
+        return 0;
+    p->resp.partial = 1;
+    return complete(p);
 }
 
 /* CR or LF outside a literal: the response ends here (a lone LF too). */
@@ -523,6 +631,7 @@ static int st_start(struct isf_parser *p, unsigned char c, size_t i)
     memset(&p->resp, 0, sizeof p->resp);
     p->root_closed = 0;
     p->sdepth = 0;
+    p->searching = 0;
     rc = node_alloc(p, ISF_NODE_LIST, 0, &root);
     if (rc)
         return node_fail(p, rc);
@@ -539,8 +648,8 @@ static int st_start(struct isf_parser *p, unsigned char c, size_t i)
         p->span = i;
         p->state = PS_TAG;
     } else {
-        return fail(p, ISF_EPROTO, "response starts with byte 0x%02x, not "
-                    "'*', '+' or a tag", c);
+        return bad(p, "response starts with byte 0x%02x, not '*', '+' or "
+                   "a tag", c);
     }
     return 0;
 }
@@ -557,11 +666,16 @@ static int st_tag(struct isf_parser *p, unsigned char c, size_t i)
         p->state = PS_TAG_SP;
         return rc ? rc : AGAIN;
     }
-    if (c == '\r' || c == '\n')
-        return fail(p, ISF_EPROTO, "tagged response without a status at "
-                    "offset %zu", p->resp_len);
-    return fail(p, ISF_EPROTO, "byte 0x%02x in the tag at offset %zu", c,
-                p->resp_len);
+    if (c == '\r' || c == '\n') {
+        rc = flush(p, i);
+        p->resp.tag_len = p->bytes.len - p->resp.tag_off;
+        return rc ? rc : bad(p, "tagged response without a status at "
+                                "offset %zu", p->resp_len);
+    }
+    /* Not a tag: nothing can be matched with this line. */
+    p->resp.kind = ISF_RESP_UNTAGGED;
+    p->resp.tag_off = 0;
+    return bad(p, "byte 0x%02x in the tag at offset %zu", c, p->resp_len);
 }
 
 static int st_tag_sp(struct isf_parser *p, unsigned char c)
@@ -571,10 +685,10 @@ static int st_tag_sp(struct isf_parser *p, unsigned char c)
         return 0;
     }
     if (c == '\r' || c == '\n')
-        return fail(p, ISF_EPROTO, "response has nothing after its %s",
-                    p->resp.kind == ISF_RESP_TAGGED ? "tag" : "'*'");
-    return fail(p, ISF_EPROTO, "expected a space at offset %zu, got byte "
-                "0x%02x", p->resp_len, c);
+        return bad(p, "response has nothing after its %s",
+                   p->resp.kind == ISF_RESP_TAGGED ? "tag" : "'*'");
+    return bad(p, "expected a space at offset %zu, got byte 0x%02x",
+               p->resp_len, c);
 }
 
 static int lit_begin(struct isf_parser *p, int lit8)
@@ -588,11 +702,9 @@ static int lit_begin(struct isf_parser *p, int lit8)
 
 static int st_between(struct isf_parser *p, unsigned char c, size_t i)
 {
-    int rc;
-
     switch (c) {
     case ' ':
-        return 0;
+        return cut_search(p);
     case '(':
         return open_list(p);
     case ')':
@@ -611,10 +723,9 @@ static int st_between(struct isf_parser *p, unsigned char c, size_t i)
         p->state = PS_TILDE;
         return 0;
     default:
-        rc = add_child(p, ISF_NODE_ATOM, 0);
         p->state = PS_ATOM;
         p->span = i;
-        return rc;
+        return add_child(p, ISF_NODE_ATOM, 0);
     }
 }
 
@@ -631,8 +742,8 @@ static int st_after(struct isf_parser *p, unsigned char c)
         p->state = PS_BETWEEN;
         return AGAIN;
     }
-    return fail(p, ISF_EPROTO, "expected a space after a token at offset "
-                "%zu, got byte 0x%02x", p->resp_len, c);
+    return bad(p, "expected a space after a token at offset %zu, got byte "
+               "0x%02x", p->resp_len, c);
 }
 
 static int st_atom(struct isf_parser *p, unsigned char c, size_t i)
@@ -660,11 +771,11 @@ static int st_atom(struct isf_parser *p, unsigned char c, size_t i)
 
 /* The [...] part of an atom such as BODY[HEADER.FIELDS (A B)] is taken
  * whole: spaces, parens and quoted strings included. */
-static int st_bracket(struct isf_parser *p, unsigned char c)
+static int st_bracket(struct isf_parser *p, unsigned char c, size_t i)
 {
     if (c == '\r' || c == '\n')
-        return fail(p, ISF_EPROTO, "unterminated '[' in an atom at offset "
-                    "%zu", p->resp_len);
+        return bad_eol(p, i, p->nodes[p->cur].off,
+                       "unterminated '[' in an atom");
     if (p->state == PS_BR_QE) {
         p->state = PS_BR_Q;
     } else if (p->state == PS_BR_Q) {
@@ -693,17 +804,20 @@ static int st_quoted(struct isf_parser *p, unsigned char c, size_t i)
         rc = flush(p, i);
         p->state = PS_QESC;
     } else if (c == '\r' || c == '\n') {
-        rc = fail(p, ISF_EPROTO, "unterminated quoted string at offset %zu",
-                  p->resp_len);
+        rc = bad_eol(p, i, p->nodes[p->cur].off,
+                     "unterminated quoted string");
     }
     return rc;
 }
 
 static int st_qesc(struct isf_parser *p, unsigned char c, size_t i)
 {
+    if (c == '\r' || c == '\n')
+        return bad_eol(p, i, p->nodes[p->cur].off,
+                       "unterminated quoted string");
     if (c != '"' && c != '\\')
-        return fail(p, ISF_EPROTO, "bad escape '\\' byte 0x%02x in a quoted "
-                    "string at offset %zu", c, p->resp_len);
+        return bad(p, "bad escape '\\' byte 0x%02x in a quoted string at "
+                   "offset %zu", c, p->resp_len);
     p->span = i; /* the escaped byte starts the next span */
     p->state = PS_QUOTED;
     return 0;
@@ -716,11 +830,11 @@ static int st_tilde(struct isf_parser *p, unsigned char c, size_t i)
     if (c == '{')
         return lit_begin(p, 1);
     /* Just an atom that starts with "~". */
+    p->state = PS_ATOM;
+    p->span = i;
     rc = add_child(p, ISF_NODE_ATOM, 0);
     if (rc == 0 && isf_buf_putc(&p->bytes, '~') != 0)
         rc = fail_nomem(p);
-    p->state = PS_ATOM;
-    p->span = i;
     return rc ? rc : AGAIN;
 }
 
@@ -768,6 +882,13 @@ static int lit_data_begin(struct isf_parser *p)
 {
     int rc = check_literal(p, 1);
 
+    /* A fault on a line that announces a literal leaves the framing in
+     * doubt: whether the server meant those bytes as data is unknown. */
+    if (rc == 0 && p->resp.kind == ISF_RESP_TAGGED &&
+        p->resp.status == ISF_ST_NONE)
+        rc = fail(p, ISF_EPROTO, "tagged response does not start with OK, "
+                  "NO or BAD but with a literal (offset %zu)", p->resp_len);
+
     if (rc == 0)
         rc = add_child(p, ISF_NODE_STRING,
                        p->lit8 ? ISF_NF_LITERAL8 : ISF_NF_LITERAL);
@@ -811,6 +932,7 @@ static int st_status_sp(struct isf_parser *p, unsigned char c, size_t i)
     if (c == '[' && p->state == PS_ST_SP) {
         p->resp.code_off = p->bytes.len;
         p->span = i + 1;
+        p->code_depth = 0;
         p->state = PS_CODE;
         return 0;
     }
@@ -822,11 +944,25 @@ static int st_status_sp(struct isf_parser *p, unsigned char c, size_t i)
     return 0;
 }
 
+/* resp-text-code (RFC 9051 section 9) is read by its grammar, not up to
+ * the next ']': a ']' inside a parenthesized list (a flag such as
+ * "\\[test]" in PERMANENTFLAGS) or a quoted string does not end it. */
 static int st_code(struct isf_parser *p, unsigned char c, size_t i)
 {
     int rc;
 
-    if (c == ']') {
+    if (c == '\r' || c == '\n')
+        return bad_eol(p, i, p->resp.code_off, "unterminated response code");
+    if (c == '"') {
+        p->state = PS_CODE_Q;
+    } else if (c == '(') {
+        p->code_depth++;
+    } else if (c == ')') {
+        if (p->code_depth == 0)
+            return bad(p, "')' without '(' in a response code at offset %zu",
+                       p->resp_len);
+        p->code_depth--;
+    } else if (c == ']' && p->code_depth == 0) {
         rc = flush(p, i);
         if (rc)
             return rc;
@@ -835,10 +971,44 @@ static int st_code(struct isf_parser *p, unsigned char c, size_t i)
         p->state = PS_TEXT_SP;
         return code_nodes(p);
     }
-    if (c == '\r' || c == '\n')
-        return fail(p, ISF_EPROTO, "unterminated response code at offset "
-                    "%zu", p->resp_len);
     return 0;
+}
+
+static int st_code_quoted(struct isf_parser *p, unsigned char c, size_t i)
+{
+    if (c == '\r' || c == '\n')
+        return bad_eol(p, i, p->resp.code_off,
+                       "unterminated quoted string in a response code");
+    if (p->state == PS_CODE_QE) {
+        if (c != '"' && c != '\\')
+            return bad(p, "bad escape '\\' byte 0x%02x in a response code "
+                       "at offset %zu", c, p->resp_len);
+        p->state = PS_CODE_Q;
+    } else if (c == '\\') {
+        p->state = PS_CODE_QE;
+    } else if (c == '"') {
+        p->state = PS_CODE;
+    }
+    return 0;
+}
+
+/* The rest of a malformed line. Its end is certain unless the line ends
+ * in what announces a literal: the server may then send bytes that only
+ * look like lines, so the stream is given up. */
+static int st_skip(struct isf_parser *p, unsigned char c)
+{
+    if (c != '\r' && c != '\n') {
+        p->skip_lit = lit_track(p->skip_lit, c);
+        return 0;
+    }
+    if (p->skip_lit == LT_CLOSED)
+        return fail(p, ISF_EPROTO, "%s, and the line ends in a literal "
+                    "announcement", p->resp.malformed);
+    if (c == '\r') {
+        p->state = PS_CR;
+        return 0;
+    }
+    return complete(p);
 }
 
 static int st_text(struct isf_parser *p, unsigned char c, size_t i)
@@ -852,11 +1022,21 @@ static int st_text(struct isf_parser *p, unsigned char c, size_t i)
     return rc ? rc : eol(p, c);
 }
 
+/* States in which a NUL is a content error; elsewhere the state's own
+ * check finds it (a bad tag byte, a framing error, or just skipped). */
+static const unsigned char nul_is_bad[PS_ERROR + 1] = {
+    [PS_TAG_SP] = 1, [PS_BETWEEN] = 1, [PS_AFTER] = 1,
+    [PS_ATOM] = 1,   [PS_BR] = 1,     [PS_BR_Q] = 1,    [PS_BR_QE] = 1,
+    [PS_QUOTED] = 1, [PS_QESC] = 1,   [PS_TILDE] = 1,   [PS_ST_SP] = 1,
+    [PS_CODE] = 1,   [PS_CODE_Q] = 1, [PS_CODE_QE] = 1, [PS_TEXT_SP] = 1,
+    [PS_TEXT] = 1,
+};
+
 static int step(struct isf_parser *p, unsigned char c, size_t i)
 {
-    if (c == '\0')
-        return fail(p, ISF_EPROTO, "NUL byte outside a literal at offset %zu",
-                    p->resp_len);
+    if (c == '\0' && nul_is_bad[p->state])
+        return bad(p, "NUL byte outside a literal at offset %zu",
+                   p->resp_len);
     switch (p->state) {
     case PS_START: return st_start(p, c, i);
     case PS_TAG: return st_tag(p, c, i);
@@ -866,7 +1046,7 @@ static int step(struct isf_parser *p, unsigned char c, size_t i)
     case PS_ATOM: return st_atom(p, c, i);
     case PS_BR:
     case PS_BR_Q:
-    case PS_BR_QE: return st_bracket(p, c);
+    case PS_BR_QE: return st_bracket(p, c, i);
     case PS_QUOTED: return st_quoted(p, c, i);
     case PS_QESC: return st_qesc(p, c, i);
     case PS_TILDE: return st_tilde(p, c, i);
@@ -877,6 +1057,9 @@ static int step(struct isf_parser *p, unsigned char c, size_t i)
     case PS_ST_SP:
     case PS_TEXT_SP: return st_status_sp(p, c, i);
     case PS_CODE: return st_code(p, c, i);
+    case PS_CODE_Q:
+    case PS_CODE_QE: return st_code_quoted(p, c, i);
+    case PS_SKIP: return st_skip(p, c);
     case PS_TEXT: return st_text(p, c, i);
     default: return fail(p, ISF_EUSAGE, "parser fed in state %d", p->state);
     }
@@ -887,12 +1070,14 @@ static int step(struct isf_parser *p, unsigned char c, size_t i)
 /* Bytes that stop a run of ordinary bytes, per state: one bit each for
  * atoms, quoted strings, text and response codes. */
 static const unsigned char stops[256] = {
-    [0] = 15,   ['\r'] = 15, ['\n'] = 15, [' '] = 1, ['('] = 1,
-    [')'] = 1,  ['['] = 1,   ['"'] = 2,   ['\\'] = 2, [']'] = 8,
+    [0] = 15,      ['\r'] = 15,    ['\n'] = 15, [' '] = 1,
+    ['('] = 1 | 8, [')'] = 1 | 8, ['['] = 1,   ['"'] = 2 | 8,
+    ['\\'] = 2,    [']'] = 8,
 };
 
 static const unsigned char run_mask[PS_ERROR + 1] = {
     [PS_ATOM] = 1, [PS_QUOTED] = 2, [PS_TEXT] = 4, [PS_CODE] = 8,
+    [PS_CODE_Q] = 2,
 };
 
 /* Skips the ordinary bytes of a token or text in one tight loop; they stay
@@ -1026,10 +1211,36 @@ const struct isf_response *isf_parser_response(const struct isf_parser *p)
     return p->state == PS_DONE ? &p->resp : NULL;
 }
 
+/* After a SEARCH piece the same line goes on: the tree holds only the
+ * keyword again (its bytes stay first in storage), and the counts of line
+ * and response bytes start over, so the limits apply to each piece. */
+static void next_piece(struct isf_parser *p)
+{
+    const struct isf_node *kw = &p->nodes[1];
+
+    p->bytes.len = kw->off + kw->len;
+    p->bytes.data[p->bytes.len] = '\0';
+    p->nnodes = 2;
+    p->nodes[0].count = 1;
+    p->cur = 1;
+    p->top = 1;
+    p->root_closed = 0;
+    p->sdepth = 0;
+    p->resp_len = 0;
+    p->line_len = 0;
+    memset(&p->resp, 0, sizeof p->resp);
+    p->resp.kind = ISF_RESP_UNTAGGED;
+    p->state = PS_BETWEEN;
+}
+
 void isf_parser_release(struct isf_parser *p)
 {
     if (p->state != PS_DONE)
         return;
+    if (p->resp.partial) {
+        next_piece(p);
+        return;
+    }
     if (p->bytes.cap > KEEP_BYTES)
         isf_buf_free(&p->bytes);
     isf_buf_reset(&p->bytes);
@@ -1048,5 +1259,8 @@ void isf_parser_release(struct isf_parser *p)
 
 int isf_parser_busy(const struct isf_parser *p)
 {
-    return p->state != PS_START && p->state != PS_DONE;
+    /* A SEARCH piece is ready, but its line is not over. */
+    if (p->state == PS_DONE)
+        return p->resp.partial;
+    return p->state != PS_START;
 }

@@ -16,7 +16,23 @@
  *
  * Status responses (OK, NO, BAD, PREAUTH, BYE, tagged or untagged) and
  * continuations end in free text: the optional "[code args]" is kept both
- * raw and as nodes, the rest of the line as text. */
+ * raw and as nodes, the rest of the line as text. A code ends at the first
+ * "]" outside its parenthesized lists and quoted strings, so
+ * "[PERMANENTFLAGS (\Answered \[test] \*)]" is one code.
+ *
+ * Content errors and framing errors: a line whose framing is certain (it
+ * ends in CRLF and announces no literal) but whose content breaks the
+ * grammar (a bad escape, an unbalanced list, a bad response code, a number
+ * out of range, a broken BODYSTRUCTURE) is still delivered, whole, with
+ * `malformed` set; the parser stays in sync. Only framing errors (a
+ * literal size or CRLF that is not one, a malformed line that ends in a
+ * literal announcement) and broken limits stop the parser for good.
+ *
+ * A long untagged SEARCH or SORT line is delivered in pieces: once the
+ * line passes min(64 KiB, max_line / 2) bytes, the numbers so far go out
+ * as a response with `partial` set, and the next response carries on the
+ * same line (its root again starts with the SEARCH or SORT atom). So
+ * max_line bounds each piece, not the whole line. */
 #ifndef ISF_PARSER_H
 #define ISF_PARSER_H
 
@@ -94,6 +110,15 @@ struct isf_response {
     size_t text_off, text_len;   /* resp-text after the code, status and
                                     continuation responses only */
     size_t wire_len;             /* bytes of the wire this response took */
+    const char *malformed;       /* NULL, or why the content breaks the
+                                    grammar: parser-owned text holding no
+                                    server bytes. kind, tag and status are
+                                    set as far as they could be parsed (a
+                                    tag that is not one makes the response
+                                    UNTAGGED); the nodes are a valid tree
+                                    of what came before the fault. */
+    int partial;                 /* nonzero: an untagged SEARCH or SORT
+                                    piece; more of the same line follows */
 };
 
 struct isf_parser;
@@ -103,11 +128,13 @@ struct isf_parser *isf_parser_new(const struct isf_limits *limits);
 void isf_parser_free(struct isf_parser *p);
 
 /* Consume bytes from data. Returns how many were consumed (0..len) or a
- * negative code (ISF_EPROTO for malformed input, ISF_ELIMIT when a limit is
- * broken, ISF_ENOMEM) with a message in e. When a response is complete it
- * stops right after its CRLF and sets *ready = 1; the caller must then call
- * isf_parser_response() and isf_parser_release() before feeding again.
- * After an error the parser is unusable (the stream is out of sync).
+ * negative code (ISF_EPROTO for a framing error, ISF_ELIMIT when a limit
+ * is broken, ISF_ENOMEM) with a message in e. When a response is complete
+ * (or a SEARCH piece is, see `partial`) it stops right after it and sets
+ * *ready = 1; the caller must then call isf_parser_response() and
+ * isf_parser_release() before feeding again. A malformed response is not
+ * an error here: it is delivered with `malformed` set. After an error the
+ * parser is unusable (the stream is out of sync).
  * Cost is linear in the bytes fed, whatever the chunking. */
 long isf_parser_feed(struct isf_parser *p, const char *data, size_t len,
                      int *ready, struct isf_error *e);
@@ -118,7 +145,8 @@ const struct isf_response *isf_parser_response(const struct isf_parser *p);
 /* Forget the current response and get ready for the next. */
 void isf_parser_release(struct isf_parser *p);
 
-/* Nonzero while the parser holds part of an unfinished response. */
+/* Nonzero while the parser holds part of an unfinished response (a SEARCH
+ * piece is one: its line goes on). */
 int isf_parser_busy(const struct isf_parser *p);
 
 /* Bytes of memory the parser holds now (its storage and node array); it

@@ -34,7 +34,8 @@ static size_t walk(const struct isf_response *r, size_t i, size_t limit,
 
 /* Appends a slice (checked against blen, so a bad one aborts or trips
  * ASan) to the dump. The store never holds more than the wire bytes plus
- * an unescaped copy of the code's quoted strings: 2 * wire_len bounds it. */
+ * an unescaped copy of the code's quoted strings, plus the keyword that
+ * a SEARCH or SORT piece repeats: 2 * wire_len + 6 bounds it. */
 static void dump(struct isf_buf *o, const char *s, size_t off, size_t len,
                  size_t blen)
 {
@@ -47,7 +48,7 @@ static void dump(struct isf_buf *o, const char *s, size_t off, size_t len,
 static void check(struct isf_buf *o, const struct isf_response *r,
                   size_t fed)
 {
-    size_t blen = 2 * r->wire_len, end, i;
+    size_t blen = 2 * r->wire_len + 6, end, i;
     const struct isf_node *n;
 
     if (r->nnodes == 0 || r->wire_len != fed)

@@ -1,6 +1,8 @@
 /* test_parser.c: unit tests of the incremental IMAP response parser
- * (parser.c): every fixture fed whole, split at every offset and byte by
- * byte, limits, malformed input and memory that follows the bytes. */
+ * (parser.c) and its content checks (response_check.c): every fixture fed
+ * whole, split at every offset and byte by byte; malformed responses that
+ * keep the stream in sync, framing errors that do not; limits; SEARCH
+ * lines cut into pieces; memory that follows the bytes. */
 #include "buf.h"
 #include "err.h"
 #include "parser.h"
@@ -115,6 +117,12 @@ static void put_response(struct isf_buf *o, const struct isf_response *r)
         isf_buf_puts(o, " text=");
         put_quoted(o, r->bytes + r->text_off, r->text_len);
     }
+    if (r->malformed) {
+        isf_buf_puts(o, " malformed=");
+        put_quoted(o, r->malformed, strlen(r->malformed));
+    }
+    if (r->partial)
+        isf_buf_puts(o, " partial");
 }
 
 /* ---- feeding ------------------------------------------------------------ */
@@ -280,14 +288,21 @@ static const struct fixture fixtures[] = {
        "* (A:OK) ST:OK [CLOSED]=(A:CLOSED) text=\"Previous mailbox "
        "closed\"\n"),
     FX("code quoted arg", "* NO [X-THING \"a ]b\" NIL 7] hm\r\n",
-       "* (A:NO) ST:NO [X-THING \"a ]=(A:X-THING) text=\"b\\\" NIL 7] hm\"\n"),
+       "* (A:NO) ST:NO [X-THING \"a ]b\" NIL 7]=(A:X-THING S:\"a ]b\" NIL "
+       "N:7) text=\"hm\"\n"),
+    FX("permanentflags with brackets",
+       "* OK [PERMANENTFLAGS (\\Answered \\[test] \\*)] Limited\r\n",
+       "* (A:OK) ST:OK [PERMANENTFLAGS (\\Answered \\[test] \\*)]=(A:PERMA"
+       "NENTFLAGS (A:\\Answered A:\\[test] A:\\*)) text=\"Limited\"\n"),
+    FX("code list with quoted parens and brackets",
+       "A1 NO [X (\"a)]\" (b] [c)) \"(\"] t ] u\r\n",
+       "T:A1 (A:NO) ST:NO [X (\"a)]\" (b] [c)) \"(\"]=(A:X (S:\"a)]\" (A:b] "
+       "A:[c)) S:\"(\") text=\"t ] u\"\n"),
+    FX("code quote inside an atom", "* OK [X a\"b c\"d] t\r\n",
+       "* (A:OK) ST:OK [X a\"b c\"d]=(A:X A:a S:\"b c\" A:d) text=\"t\"\n"),
     FX("code quoted arg escaped", "* NO [X-T \"a\\\"b\" nil] hm\r\n",
        "* (A:NO) ST:NO [X-T \"a\\\"b\" nil]=(A:X-T S:\"a\\\"b\" NIL) "
        "text=\"hm\"\n"),
-    FX("code untokenizable", "* NO [X-BAD (a b] text\r\n",
-       "* (A:NO) ST:NO [X-BAD (a b]=(A:X-BAD) text=\"text\"\n"),
-    FX("code untokenizable paren", "* NO [X-BAD a)] text\r\n",
-       "* (A:NO) ST:NO [X-BAD a)]=(A:X-BAD) text=\"text\"\n"),
     FX("code numeric name", "* NO [123 4] x\r\n",
        "* (A:NO) ST:NO [123 4]=(A:123) text=\"x\"\n"),
     FX("code empty", "* NO [] x\r\n", "* (A:NO) ST:NO []=() text=\"x\"\n"),
@@ -461,6 +476,351 @@ static void test_fixtures(void)
                    &fixtures[i]);
 }
 
+/* ---- content errors: delivered marked, the stream stays in sync --------- */
+
+/* Each is followed by a good response, which must come through intact. */
+#define NEXT "* 1 EXISTS\r\n"
+#define NEXT_OUT "* (N:1 A:EXISTS)\n"
+
+static const struct fixture malformed[] = {
+    FX("nul in text", "* OK hi\0there\r\n" NEXT,
+       "* (A:OK) ST:OK text=\"\" malformed=\"NUL byte outside a literal at "
+       "offset 7\"\n" NEXT_OUT),
+    FX("nul in atom", "* X a\0b\r\n" NEXT,
+       "* (A:X A:) malformed=\"NUL byte outside a literal at offset 5\"\n"
+       NEXT_OUT),
+    FX("nul in quoted", "* X \"a\0\"\r\n" NEXT,
+       "* (A:X S:\"\") malformed=\"NUL byte outside a literal at offset "
+       "6\"\n" NEXT_OUT),
+    FX("unterminated quote", "* X \"abc\r\n" NEXT,
+       "* (A:X S:\"\") malformed=\"unterminated quoted string at offset "
+       "8\"\n" NEXT_OUT),
+    FX("bad escape", "A7 OK \"x\" fine\r\n* X \"a\\nb\" (c\r\n" NEXT,
+       "T:A7 (A:OK) ST:OK text=\"\\\"x\\\" fine\"\n"
+       "* (A:X S:\"\") malformed=\"bad escape '\\\\' byte 0x6e in a quoted "
+       "string at offset 7\"\n" NEXT_OUT),
+    FX("close without open", "* X a)\r\n" NEXT,
+       "* (A:X A:a) malformed=\"')' without '(' at offset 5\"\n" NEXT_OUT),
+    FX("unclosed list", "* X (a (b)\r\n" NEXT,
+       "* (A:X (A:a (A:b))) malformed=\"line ends with 1 list(s) still open "
+       "at offset 10\"\n" NEXT_OUT),
+    FX("unclosed list after a literal", "* X ({2}\r\nab\r\n" NEXT,
+       "* (A:X (L:\"ab\")) malformed=\"line ends with 1 list(s) still open "
+       "at offset 12\"\n" NEXT_OUT),
+    FX("junk after string", "* X \"a\"b c\r\n" NEXT,
+       "* (A:X S:\"a\") malformed=\"expected a space after a token at "
+       "offset 7, got byte 0x62\"\n" NEXT_OUT),
+    FX("junk after literal", "* X {1}\r\nab\r\n" NEXT,
+       "* (A:X L:\"a\") malformed=\"expected a space after a token at "
+       "offset 10, got byte 0x62\"\n" NEXT_OUT),
+    FX("unterminated bracket", "* X BODY[abc\r\n" NEXT,
+       "* (A:X A:) malformed=\"unterminated '[' in an atom at offset "
+       "12\"\n" NEXT_OUT),
+    FX("starts with paren", "(foo)\r\n" NEXT,
+       "* () malformed=\"response starts with byte 0x28, not '*', '+' or a "
+       "tag\"\n" NEXT_OUT),
+    FX("empty line", "\r\n" NEXT,
+       "* () malformed=\"response starts with byte 0x0d, not '*', '+' or a "
+       "tag\"\n" NEXT_OUT),
+    FX("empty line LF", "\n" NEXT,
+       "* () malformed=\"response starts with byte 0x0a, not '*', '+' or a "
+       "tag\"\n" NEXT_OUT),
+    FX("starts with space", " * OK\r\n" NEXT,
+       "* () malformed=\"response starts with byte 0x20, not '*', '+' or a "
+       "tag\"\n" NEXT_OUT),
+    FX("star without space", "*OK\r\n" NEXT,
+       "* () malformed=\"expected a space at offset 1, got byte 0x4f\"\n"
+       NEXT_OUT),
+    FX("empty untagged", "* \r\n" NEXT,
+       "* () malformed=\"empty untagged response\"\n" NEXT_OUT),
+    FX("star alone", "*\r\n" NEXT,
+       "* () malformed=\"response has nothing after its '*'\"\n" NEXT_OUT),
+    FX("tag alone", "A1\r\n" NEXT,
+       "T:A1 () malformed=\"tagged response without a status at offset "
+       "2\"\n" NEXT_OUT),
+    FX("tag space", "A1 \r\n" NEXT,
+       "T:A1 () malformed=\"tagged response without a status at offset "
+       "3\"\n" NEXT_OUT),
+    FX("tag not status", "A1 FETCH x\r\n" NEXT,
+       "T:A1 (A:FETCH) malformed=\"tagged response does not start with OK, "
+       "NO or BAD (offset 8)\"\n" NEXT_OUT),
+    FX("tag list", "A1 (OK)\r\n" NEXT,
+       "T:A1 () malformed=\"tagged response does not start with OK, NO or "
+       "BAD (offset 3)\"\n" NEXT_OUT),
+    FX("tagged BYE", "A1 BYE x\r\n" NEXT,
+       "T:A1 (A:BYE) malformed=\"tagged response does not start with OK, NO "
+       "or BAD (offset 6)\"\n" NEXT_OUT),
+    FX("tagged PREAUTH", "A1 PREAUTH x\r\n" NEXT,
+       "T:A1 (A:PREAUTH) malformed=\"tagged response does not start with "
+       "OK, NO or BAD (offset 10)\"\n" NEXT_OUT),
+    FX("bad tag byte", "A{1 OK\r\n" NEXT,
+       "* () malformed=\"byte 0x7b in the tag at offset 1\"\n" NEXT_OUT),
+    FX("nul in tag", "A\0 OK\r\n" NEXT,
+       "* () malformed=\"byte 0x00 in the tag at offset 1\"\n" NEXT_OUT),
+    FX("plus in tag", "A+ OK\r\n" NEXT,
+       "* () malformed=\"byte 0x2b in the tag at offset 1\"\n" NEXT_OUT),
+    FX("unterminated code", "* OK [ALERT\r\n" NEXT,
+       "* (A:OK) ST:OK text=\"\" malformed=\"unterminated response code at "
+       "offset 11\"\n" NEXT_OUT),
+    FX("code bracket inside a list", "A2 NO [X-BAD (a b] text\r\n" NEXT,
+       "T:A2 (A:NO) ST:NO text=\"\" malformed=\"unterminated response code "
+       "at offset 23\"\n" NEXT_OUT),
+    FX("code close without open", "* NO [X-BAD a)] text\r\n" NEXT,
+       "* (A:NO) ST:NO text=\"\" malformed=\"')' without '(' in a response "
+       "code at offset 13\"\n" NEXT_OUT),
+    FX("code bad escape", "* NO [X \"\\a\"] t\r\n" NEXT,
+       "* (A:NO) ST:NO text=\"\" malformed=\"bad escape '\\\\' byte 0x61 in "
+       "a response code at offset 10\"\n" NEXT_OUT),
+    FX("code unterminated quote", "+ [X \"a]\r\n" NEXT,
+       "+ () text=\"\" malformed=\"unterminated quoted string in a response "
+       "code at offset 8\"\n" NEXT_OUT),
+    FX("first fault wins", "* X ) ) \"\\x\r\n" NEXT,
+       "* (A:X) malformed=\"')' without '(' at offset 4\"\n" NEXT_OUT),
+    FX("literal-like tail that is not one", "* X ) {5 {x} 5}\r\n" NEXT,
+       "* (A:X) malformed=\"')' without '(' at offset 4\"\n" NEXT_OUT),
+};
+
+/* ---- content checks (response_check.c) ---------------------------------- */
+
+/* A response that breaks a rule of the grammar beyond its tokens: tree is
+ * its canonical form, why the reason. */
+#define MAL(name, in, tree, why)                                           \
+    FX(name, in "\r\n" NEXT,                                               \
+       tree " malformed=\"" why "\"\n" NEXT_OUT)
+/* One that keeps every rule. */
+#define OKAY(name, in, tree) FX(name, in "\r\n", tree "\n")
+
+static const struct fixture checks[] = {
+    OKAY("counts at their bounds",
+         "* 0 EXISTS\r\n* 4294967295 RECENT\r\n* 4294967295 EXPUNGE",
+         "* (N:0 A:EXISTS)\n* (N:4294967295 A:RECENT)\n"
+         "* (N:4294967295 A:EXPUNGE)"),
+    MAL("EXISTS past 32 bits", "* 4294967296 EXISTS",
+        "* (N:4294967296 A:EXISTS)",
+        "an EXISTS or RECENT count is out of range (0 to 4294967295)"),
+    MAL("EXISTS past 63 bits", "* 99999999999999999999 EXISTS",
+        "* (A:99999999999999999999 A:EXISTS)",
+        "an EXISTS or RECENT count is out of range (0 to 4294967295)"),
+    MAL("EXPUNGE 0", "* 0 EXPUNGE", "* (N:0 A:EXPUNGE)",
+        "an EXPUNGE sequence number is out of range (1 to 4294967295)"),
+    MAL("FETCH 0", "* 0 FETCH (UID 1)", "* (N:0 A:FETCH (A:UID N:1))",
+        "a FETCH sequence number is out of range (1 to 4294967295)"),
+    OKAY("FETCH numbers at their bounds",
+         "* 4294967295 FETCH (UID 4294967295 RFC822.SIZE 0 "
+         "MODSEQ (9223372036854775807) BINARY.SIZE[1] 4294967295 "
+         "BODY[]<4294967295> NIL)",
+         "* (N:4294967295 A:FETCH (A:UID N:4294967295 A:RFC822.SIZE N:0 "
+         "A:MODSEQ (N:9223372036854775807) A:BINARY.SIZE[1] N:4294967295 "
+         "A:BODY[]<4294967295> NIL))"),
+    MAL("UID 0", "* 1 FETCH (UID 0)", "* (N:1 A:FETCH (A:UID N:0))",
+        "FETCH UID is out of range (1 to 4294967295)"),
+    MAL("UID past 32 bits", "* 1 FETCH (FLAGS () UID 4294967296)",
+        "* (N:1 A:FETCH (A:FLAGS () A:UID N:4294967296))",
+        "FETCH UID is out of range (1 to 4294967295)"),
+    MAL("UID not a number", "* 1 FETCH (UID \"7\")",
+        "* (N:1 A:FETCH (A:UID S:\"7\"))", "FETCH UID is not a number"),
+    MAL("RFC822.SIZE past 32 bits", "* 1 FETCH (RFC822.SIZE 4294967296)",
+        "* (N:1 A:FETCH (A:RFC822.SIZE N:4294967296))",
+        "FETCH RFC822.SIZE is out of range (0 to 4294967295)"),
+    MAL("MODSEQ past 63 bits", "* 1 FETCH (MODSEQ (9223372036854775808))",
+        "* (N:1 A:FETCH (A:MODSEQ (A:9223372036854775808)))",
+        "FETCH MODSEQ is out of range (63 bits)"),
+    MAL("BINARY.SIZE past 32 bits", "* 1 FETCH (binary.size[1] 4294967296)",
+        "* (N:1 A:FETCH (A:binary.size[1] N:4294967296))",
+        "FETCH BINARY.SIZE is out of range (0 to 4294967295)"),
+    MAL("origin past 32 bits", "* 1 FETCH (BODY[]<4294967296> \"\")",
+        "* (N:1 A:FETCH (A:BODY[]<4294967296> S:\"\"))",
+        "FETCH section origin is out of range (0 to 4294967295)"),
+    MAL("section data a list", "* 1 FETCH (BODY[] (a))",
+        "* (N:1 A:FETCH (A:BODY[] (A:a)))",
+        "FETCH section data is not a string or NIL"),
+    MAL("FETCH name without value", "* 1 FETCH (UID 1 FLAGS)",
+        "* (N:1 A:FETCH (A:UID N:1 A:FLAGS))",
+        "FETCH attribute without a value"),
+    MAL("FETCH without a list", "* 1 FETCH UID 1",
+        "* (N:1 A:FETCH A:UID N:1)", "FETCH without a list of attributes"),
+    MAL("FETCH FLAGS not a list", "* 1 FETCH (FLAGS \\Seen)",
+        "* (N:1 A:FETCH (A:FLAGS A:\\Seen))",
+        "FETCH FLAGS or ENVELOPE is not a list"),
+    MAL("FETCH MODSEQ not a list", "* 1 FETCH (MODSEQ 5)",
+        "* (N:1 A:FETCH (A:MODSEQ N:5))", "FETCH MODSEQ is not a list"),
+    OKAY("FETCH attributes not known, sections included",
+         "* 1 FETCH (X-ODD[a] (b) UID[1] 0 X (0))",
+         "* (N:1 A:FETCH (A:X-ODD[a] (A:b) A:UID[1] N:0 A:X (N:0)))"),
+    MAL("FETCH name a list", "* 1 FETCH ((UID) 1)",
+        "* (N:1 A:FETCH ((A:UID) N:1))", "FETCH attribute name is not an atom"),
+    OKAY("BODYSTRUCTURE message/rfc822",
+         "* 1 FETCH (BODY (\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 9 "
+         "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" "
+         "NIL NIL NIL \"7BIT\" 2 1) 3))",
+         "* (N:1 A:FETCH (A:BODY (S:\"MESSAGE\" S:\"RFC822\" NIL NIL NIL "
+         "S:\"7BIT\" N:9 (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) "
+         "(S:\"TEXT\" S:\"PLAIN\" NIL NIL NIL S:\"7BIT\" N:2 N:1) N:3)))"),
+    MAL("BODYSTRUCTURE size not a number",
+        "* 1 FETCH (BODYSTRUCTURE (\"TEXT\" \"PLAIN\" NIL NIL NIL "
+        "\"7BIT\" \"10\" 1))",
+        "* (N:1 A:FETCH (A:BODYSTRUCTURE (S:\"TEXT\" S:\"PLAIN\" NIL NIL "
+        "NIL S:\"7BIT\" S:\"10\" N:1)))",
+        "BODYSTRUCTURE size is not a number"),
+    MAL("BODYSTRUCTURE text without lines",
+        "* 1 FETCH (BODYSTRUCTURE (\"TEXT\" \"PLAIN\" NIL NIL NIL "
+        "\"7BIT\" 10))",
+        "* (N:1 A:FETCH (A:BODYSTRUCTURE (S:\"TEXT\" S:\"PLAIN\" NIL NIL "
+        "NIL S:\"7BIT\" N:10)))",
+        "BODYSTRUCTURE line count is missing"),
+    MAL("BODYSTRUCTURE without a subtype",
+        "* 1 FETCH (BODYSTRUCTURE (\"TEXT\"))",
+        "* (N:1 A:FETCH (A:BODYSTRUCTURE (S:\"TEXT\")))",
+        "BODYSTRUCTURE part without a type and subtype"),
+    MAL("BODYSTRUCTURE params an atom",
+        "* 1 FETCH (BODYSTRUCTURE (\"A\" \"B\" x NIL NIL \"7BIT\" 1))",
+        "* (N:1 A:FETCH (A:BODYSTRUCTURE (S:\"A\" S:\"B\" A:x NIL NIL "
+        "S:\"7BIT\" N:1)))",
+        "BODYSTRUCTURE parameters are not a list or NIL"),
+    MAL("BODYSTRUCTURE encoding a list",
+        "* 1 FETCH (BODYSTRUCTURE (\"A\" \"B\" NIL NIL NIL () 1))",
+        "* (N:1 A:FETCH (A:BODYSTRUCTURE (S:\"A\" S:\"B\" NIL NIL NIL () "
+        "N:1)))",
+        "BODYSTRUCTURE id, description or encoding is not a string"),
+    MAL("BODYSTRUCTURE not a list", "* 1 FETCH (BODYSTRUCTURE NIL)",
+        "* (N:1 A:FETCH (A:BODYSTRUCTURE NIL))",
+        "BODYSTRUCTURE part is not a list"),
+    MAL("multipart without a subtype",
+        "* 1 FETCH (BODYSTRUCTURE ((\"A\" \"B\" NIL NIL NIL \"7BIT\" 1)))",
+        "* (N:1 A:FETCH (A:BODYSTRUCTURE ((S:\"A\" S:\"B\" NIL NIL NIL "
+        "S:\"7BIT\" N:1))))",
+        "multipart BODYSTRUCTURE without a subtype"),
+    MAL("broken part inside a multipart",
+        "* 1 FETCH (BODYSTRUCTURE ((\"A\" \"B\" NIL NIL NIL \"7BIT\" 1)"
+        "(\"A\" \"B\" NIL NIL NIL \"7BIT\" -1) \"MIXED\"))",
+        "* (N:1 A:FETCH (A:BODYSTRUCTURE ((S:\"A\" S:\"B\" NIL NIL NIL "
+        "S:\"7BIT\" N:1) (S:\"A\" S:\"B\" NIL NIL NIL S:\"7BIT\" A:-1) "
+        "S:\"MIXED\")))",
+        "BODYSTRUCTURE size is not a number"),
+    MAL("broken body inside a message",
+        "* 1 FETCH (BODY (\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 9 "
+        "() (\"TEXT\") 3))",
+        "* (N:1 A:FETCH (A:BODY (S:\"MESSAGE\" S:\"RFC822\" NIL NIL NIL "
+        "S:\"7BIT\" N:9 () (S:\"TEXT\") N:3)))",
+        "BODYSTRUCTURE part without a type and subtype"),
+    OKAY("SEARCH and SORT at their bounds",
+         "* SEARCH 1 4294967295 (MODSEQ 9223372036854775807)\r\n"
+         "* SORT 4294967295 1",
+         "* (A:SEARCH N:1 N:4294967295 (A:MODSEQ N:9223372036854775807))\n"
+         "* (A:SORT N:4294967295 N:1)"),
+    MAL("SEARCH 0", "* SEARCH 1 0 2", "* (A:SEARCH N:1 N:0 N:2)",
+        "a SEARCH result is out of range (1 to 4294967295)"),
+    MAL("SEARCH past 32 bits", "* search 4294967296",
+        "* (A:search N:4294967296)",
+        "a SEARCH result is out of range (1 to 4294967295)"),
+    MAL("SEARCH atom", "* SEARCH 1 two", "* (A:SEARCH N:1 A:two)",
+        "a SEARCH result is not a number"),
+    MAL("SEARCH other list", "* SEARCH 1 (X 5)", "* (A:SEARCH N:1 (A:X N:5))",
+        "a SEARCH result ends in a list that is not (MODSEQ n)"),
+    MAL("SEARCH MODSEQ past 63 bits",
+        "* SEARCH 1 (MODSEQ 9223372036854775808)",
+        "* (A:SEARCH N:1 (A:MODSEQ A:9223372036854775808))",
+        "SEARCH MODSEQ is out of range (63 bits)"),
+    MAL("SORT 0", "* SORT 0", "* (A:SORT N:0)",
+        "a SORT result is out of range (1 to 4294967295)"),
+    OKAY("ESEARCH at its bounds",
+         "* ESEARCH (TAG \"A1\") UID MIN 1 MAX 4294967295 COUNT 0 "
+         "ALL 1:4294967295,7,9:* MODSEQ 5 X (0)",
+         "* (A:ESEARCH (A:TAG S:\"A1\") A:UID A:MIN N:1 A:MAX N:4294967295 "
+         "A:COUNT N:0 A:ALL A:1:4294967295,7,9:* A:MODSEQ N:5 A:X (N:0))"),
+    MAL("ESEARCH MIN 0", "* ESEARCH MIN 0", "* (A:ESEARCH A:MIN N:0)",
+        "ESEARCH MIN or MAX is out of range (1 to 4294967295)"),
+    MAL("ESEARCH COUNT past 32 bits", "* ESEARCH COUNT 4294967296",
+        "* (A:ESEARCH A:COUNT N:4294967296)",
+        "ESEARCH COUNT is out of range (0 to 4294967295)"),
+    MAL("ESEARCH ALL past 32 bits", "* ESEARCH ALL 1:4294967296",
+        "* (A:ESEARCH A:ALL A:1:4294967296)",
+        "ESEARCH ALL is not a set of numbers from 1 to 4294967295"),
+    MAL("ESEARCH ALL 0", "* ESEARCH ALL 0", "* (A:ESEARCH A:ALL N:0)",
+        "ESEARCH ALL is not a set of numbers from 1 to 4294967295"),
+    MAL("ESEARCH ALL empty member", "* ESEARCH ALL 1,,2",
+        "* (A:ESEARCH A:ALL A:1,,2)",
+        "ESEARCH ALL is not a set of numbers from 1 to 4294967295"),
+    MAL("ESEARCH ALL two colons", "* ESEARCH ALL 1:2:3",
+        "* (A:ESEARCH A:ALL A:1:2:3)",
+        "ESEARCH ALL is not a set of numbers from 1 to 4294967295"),
+    MAL("ESEARCH COUNT missing", "* ESEARCH COUNT",
+        "* (A:ESEARCH A:COUNT)", "ESEARCH COUNT is missing"),
+    OKAY("STATUS at its bounds",
+         "* STATUS x (MESSAGES 4294967295 UIDNEXT 1 UIDVALIDITY 4294967295 "
+         "UNSEEN 0 RECENT 0 DELETED 0 HIGHESTMODSEQ 9223372036854775807 "
+         "SIZE 99999999999)",
+         "* (A:STATUS A:x (A:MESSAGES N:4294967295 A:UIDNEXT N:1 "
+         "A:UIDVALIDITY N:4294967295 A:UNSEEN N:0 A:RECENT N:0 A:DELETED N:0 "
+         "A:HIGHESTMODSEQ N:9223372036854775807 A:SIZE N:99999999999))"),
+    MAL("STATUS count past 32 bits", "* STATUS x (messages 4294967296)",
+        "* (A:STATUS A:x (A:messages N:4294967296))",
+        "a STATUS count is out of range (0 to 4294967295)"),
+    MAL("STATUS UIDVALIDITY 0", "* STATUS x (UIDVALIDITY 0)",
+        "* (A:STATUS A:x (A:UIDVALIDITY N:0))",
+        "STATUS UIDNEXT or UIDVALIDITY is out of range (1 to 4294967295)"),
+    MAL("STATUS without a list", "* STATUS x", "* (A:STATUS A:x)",
+        "STATUS without a list of items"),
+    OKAY("codes at their bounds",
+         "A1 OK [UIDNEXT 4294967295] a\r\n* OK [UIDVALIDITY 1] b\r\n"
+         "* OK [HIGHESTMODSEQ 9223372036854775807] c\r\n"
+         "A2 OK [APPENDUID 1 4294967295] d\r\n"
+         "A3 OK [COPYUID 7 1:3,5 4294967293:4294967295,1] e",
+         "T:A1 (A:OK) ST:OK [UIDNEXT 4294967295]=(A:UIDNEXT N:4294967295) "
+         "text=\"a\"\n* (A:OK) ST:OK [UIDVALIDITY 1]=(A:UIDVALIDITY N:1) "
+         "text=\"b\"\n* (A:OK) ST:OK [HIGHESTMODSEQ 9223372036854775807]="
+         "(A:HIGHESTMODSEQ N:9223372036854775807) text=\"c\"\n"
+         "T:A2 (A:OK) ST:OK [APPENDUID 1 4294967295]=(A:APPENDUID N:1 "
+         "N:4294967295) text=\"d\"\nT:A3 (A:OK) ST:OK [COPYUID 7 1:3,5 "
+         "4294967293:4294967295,1]=(A:COPYUID N:7 A:1:3,5 "
+         "A:4294967293:4294967295,1) text=\"e\""),
+    MAL("UIDNEXT 0 in a completion", "A1 OK [UIDNEXT 0] done",
+        "T:A1 (A:OK) ST:OK [UIDNEXT 0]=(A:UIDNEXT N:0) text=\"done\"",
+        "the number of a response code is out of range (1 to 4294967295)"),
+    MAL("UIDVALIDITY past 32 bits", "* OK [UIDVALIDITY 4294967296] x",
+        "* (A:OK) ST:OK [UIDVALIDITY 4294967296]=(A:UIDVALIDITY "
+        "N:4294967296) text=\"x\"",
+        "the number of a response code is out of range (1 to 4294967295)"),
+    MAL("UNSEEN missing", "* OK [UNSEEN] x",
+        "* (A:OK) ST:OK [UNSEEN]=(A:UNSEEN) text=\"x\"",
+        "the number of a response code is missing"),
+    MAL("HIGHESTMODSEQ past 63 bits",
+        "* OK [HIGHESTMODSEQ 99999999999999999999] x",
+        "* (A:OK) ST:OK [HIGHESTMODSEQ 99999999999999999999]=(A:HIGHESTMODSEQ"
+        " A:99999999999999999999) text=\"x\"",
+        "HIGHESTMODSEQ is out of range (63 bits)"),
+    MAL("PERMANENTFLAGS without a list", "* OK [PERMANENTFLAGS \\Seen] x",
+        "* (A:OK) ST:OK [PERMANENTFLAGS \\Seen]=(A:PERMANENTFLAGS "
+        "A:\\Seen) text=\"x\"",
+        "PERMANENTFLAGS without a list of flags"),
+    MAL("APPENDUID uidvalidity 0", "A1 OK [APPENDUID 0 1] x",
+        "T:A1 (A:OK) ST:OK [APPENDUID 0 1]=(A:APPENDUID N:0 N:1) text=\"x\"",
+        "APPENDUID uidvalidity is out of range (1 to 4294967295)"),
+    MAL("APPENDUID star", "A1 OK [APPENDUID 1 2:*] x",
+        "T:A1 (A:OK) ST:OK [APPENDUID 1 2:*]=(A:APPENDUID N:1 A:2:*) "
+        "text=\"x\"",
+        "APPENDUID UIDs is not a set of numbers from 1 to 4294967295"),
+    MAL("COPYUID past 32 bits", "A1 OK [COPYUID 1 1:2 3:4294967296] x",
+        "T:A1 (A:OK) ST:OK [COPYUID 1 1:2 3:4294967296]=(A:COPYUID N:1 "
+        "A:1:2 A:3:4294967296) text=\"x\"",
+        "COPYUID destination UIDs is not a set of numbers from 1 to "
+        "4294967295"),
+    MAL("COPYUID missing a set", "A1 NO [COPYUID 1 1:2] x",
+        "T:A1 (A:NO) ST:NO [COPYUID 1 1:2]=(A:COPYUID N:1 A:1:2) text=\"x\"",
+        "COPYUID destination UIDs is missing"),
+};
+
+static void test_malformed(void)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof malformed / sizeof *malformed; i++)
+        all_splits(malformed[i].in, malformed[i].len, NULL, check_good,
+                   &malformed[i]);
+    for (i = 0; i < sizeof checks / sizeof *checks; i++)
+        all_splits(checks[i].in, checks[i].len, NULL, check_good, &checks[i]);
+}
+
 /* ---- errors ------------------------------------------------------------- */
 
 struct bad {
@@ -484,49 +844,42 @@ static const struct bad bads[] = {
     BAD("literal plus", "* X {3+}\r\nabc\r\n", ISF_EPROTO, "0x2b", DEF),
     BAD("literal no crlf", "* X {3}abc\r\n", ISF_EPROTO,
         "expected CRLF after a literal size at offset 7", DEF),
-    BAD("nul in text", "* OK hi\0there\r\n", ISF_EPROTO,
-        "NUL byte outside a literal at offset 7", DEF),
-    BAD("nul in atom", "* X a\0\r\n", ISF_EPROTO, "NUL byte", DEF),
-    BAD("nul in quoted", "* X \"a\0\"\r\n", ISF_EPROTO, "NUL byte", DEF),
-    BAD("unterminated quote", "* X \"abc\r\n", ISF_EPROTO,
-        "unterminated quoted string at offset 8", DEF),
-    BAD("bad escape", "* X \"a\\nb\"\r\n", ISF_EPROTO, "bad escape", DEF),
-    BAD("close without open", "* X a)\r\n", ISF_EPROTO,
-        "')' without '(' at offset 5", DEF),
-    BAD("unclosed list", "* X (a (b)\r\n", ISF_EPROTO,
-        "line ends with 1 list(s) still open", DEF),
-    BAD("starts with paren", "(foo)\r\n", ISF_EPROTO,
-        "response starts with byte 0x28", DEF),
-    BAD("starts with CRLF", "\r\n* OK\r\n", ISF_EPROTO,
-        "response starts with byte 0x0d", DEF),
-    BAD("starts with space", " * OK\r\n", ISF_EPROTO,
-        "response starts with byte 0x20", DEF),
-    BAD("star without space", "*OK\r\n", ISF_EPROTO,
-        "expected a space at offset 1", DEF),
-    BAD("empty untagged", "* \r\n", ISF_EPROTO, "empty untagged", DEF),
-    BAD("star alone", "*\r\n", ISF_EPROTO, "nothing after its '*'", DEF),
-    BAD("tag alone", "A1\r\n", ISF_EPROTO, "without a status", DEF),
-    BAD("tag space", "A1 \r\n", ISF_EPROTO, "without a status", DEF),
-    BAD("tag not status", "A1 FETCH x\r\n", ISF_EPROTO,
-        "does not start with OK, NO or BAD but with 'FETCH'", DEF),
-    BAD("tag list", "A1 (OK)\r\n", ISF_EPROTO, "does not start with", DEF),
-    BAD("tagged BYE", "A1 BYE x\r\n", ISF_EPROTO,
-        "does not start with OK, NO or BAD but with 'BYE'", DEF),
-    BAD("tagged PREAUTH", "A1 PREAUTH x\r\n", ISF_EPROTO,
-        "does not start with OK, NO or BAD but with 'PREAUTH'", DEF),
-    BAD("bad tag byte", "A{1 OK\r\n", ISF_EPROTO,
-        "byte 0x7b in the tag at offset 1", DEF),
-    BAD("plus in tag", "A+ OK\r\n", ISF_EPROTO, "in the tag", DEF),
     BAD("cr without lf", "* X a\rb\r\n", ISF_EPROTO,
         "CR not followed by LF at offset 6", DEF),
-    BAD("junk after string", "* X \"a\"b\r\n", ISF_EPROTO,
-        "expected a space after a token at offset 7", DEF),
-    BAD("junk after literal", "* X {1}\r\nab\r\n", ISF_EPROTO,
-        "expected a space after a token", DEF),
-    BAD("unterminated code", "* OK [ALERT\r\n", ISF_EPROTO,
-        "unterminated response code at offset 11", DEF),
-    BAD("unterminated bracket", "* X BODY[abc\r\n", ISF_EPROTO,
+    BAD("cr without lf after a fault", "* X a)\rb\r\n", ISF_EPROTO,
+        "CR not followed by LF at offset 7", DEF),
+    /* A fault on a line that then announces a literal: the server may
+     * send bytes that only look like lines, so the stream is given up. */
+    BAD("fault then literal", "* X ) {5}\r\nA1 OK\r\n", ISF_EPROTO,
+        "')' without '(' at offset 4, and the line ends in a literal "
+        "announcement", DEF),
+    BAD("fault then literal plus", "* X ) {5+}\r\n", ISF_EPROTO,
+        "ends in a literal announcement", DEF),
+    BAD("fault then literal8", "* X ) ~{5}\r\n", ISF_EPROTO,
+        "ends in a literal announcement", DEF),
+    BAD("fault then literal LF", "* X ) {5}\n", ISF_EPROTO,
+        "ends in a literal announcement", DEF),
+    BAD("open quote then literal", "* X \"ab {5}\r\n", ISF_EPROTO,
+        "unterminated quoted string at offset 11, and the line ends in a "
+        "literal announcement", DEF),
+    BAD("open bracket then literal", "* X BODY[ab {5}\r\n", ISF_EPROTO,
         "unterminated '[' in an atom", DEF),
+    BAD("open code then literal", "* OK [X {5}\r\n", ISF_EPROTO,
+        "unterminated response code at offset 11, and the line", DEF),
+    BAD("open code quote then literal", "* OK [X \"{5}\r\n", ISF_EPROTO,
+        "literal announcement", DEF),
+    BAD("bad tag then literal", "A{5}\r\n", ISF_EPROTO,
+        "byte 0x7b in the tag at offset 1, and the line ends", DEF),
+    BAD("not a status then literal", "A1 FETCH {5}\r\n", ISF_EPROTO,
+        "literal announcement", DEF),
+    BAD("tagged literal", "A1 {5}\r\nhello\r\n", ISF_EPROTO,
+        "tagged response does not start with OK, NO or BAD but with a "
+        "literal", DEF),
+    BAD("nul in a literal size", "* X {1\0}\r\n", ISF_EPROTO,
+        "bad byte 0x00 in a literal size", DEF),
+    BAD("fault past max_line", "* X ) 12345678901234567890123456\r\n",
+        ISF_ELIMIT, "line longer than max_line (32 bytes)",
+        LIM(32, 100, 1000, 8, 100)),
     BAD("line too long", "* X 123456789012345678901234567\r\n", ISF_ELIMIT,
         "line longer than max_line (32 bytes) at offset 32",
         LIM(32, 100, 1000, 8, 100)),
@@ -620,7 +973,7 @@ static void test_sticky_error(void)
     int ready = 7;
     long k;
 
-    k = isf_parser_feed(p, "* X a)\r\n", 8, &ready, &e1);
+    k = isf_parser_feed(p, "* X {1x}\r\n", 10, &ready, &e1);
     CHECK(k == ISF_EPROTO && ready == 0, "first error %ld", k);
     k = isf_parser_feed(p, "* OK\r\n", 6, &ready, &e2);
     CHECK(k == ISF_EPROTO, "second feed %ld", k);
@@ -660,6 +1013,110 @@ static void test_contract(void)
     CHECK(isf_parser_response(p) == NULL, "response after release");
     k = isf_parser_feed(p, "", 0, &ready, &e);
     CHECK(k == 0 && !ready, "empty feed %ld", k);
+    isf_parser_free(p);
+}
+
+/* ---- SEARCH lines cut into pieces --------------------------------------- */
+
+/* max_line 32 cuts SEARCH and SORT lines at a space after a number once a
+ * piece passes 16 bytes; each piece stays within max_line. */
+static void test_search_pieces(void)
+{
+    static const struct fixture fx[] = {
+        FX("search in pieces",
+           "* SEARCH 1 22 333 4444 55555 666666 7777777 88888888 999999999 "
+           "1 2 3 (MODSEQ 7)\r\n" NEXT,
+           "* (A:SEARCH N:1 N:22 N:333) partial\n"
+           "* (A:SEARCH N:4444 N:55555 N:666666) partial\n"
+           "* (A:SEARCH N:7777777 N:88888888) partial\n"
+           "* (A:SEARCH N:999999999 N:1 N:2 N:3 (A:MODSEQ N:7))\n" NEXT_OUT),
+        FX("sort in pieces, lone LF", "* sort 1 22 333 4444 5\n" NEXT,
+           "* (A:sort N:1 N:22 N:333 N:4444) partial\n"
+           "* (A:sort N:5)\n" NEXT_OUT),
+        FX("nothing after the last piece", "* SEARCH 1 22 333 \r\n" NEXT,
+           "* (A:SEARCH N:1 N:22 N:333) partial\n* (A:SEARCH)\n" NEXT_OUT),
+        FX("a fault after a piece ends the line",
+           "* SEARCH 1 22 333 4444 x)\r\n" NEXT,
+           "* (A:SEARCH N:1 N:22 N:333) partial\n"
+           "* (A:SEARCH N:4444 A:x) malformed=\"')' without '(' at offset "
+           "6\"\n" NEXT_OUT),
+        FX("a piece out of range",
+           "* SEARCH 1 22 0000 4444\r\n" NEXT,
+           "* (A:SEARCH N:1 N:22 N:0) malformed=\"a SEARCH result is out of "
+           "range (1 to 4294967295)\" partial\n* (A:SEARCH N:4444)\n"
+           NEXT_OUT),
+        FX("other lines are not cut",
+           "* X 1 22 333 4444 55555 666666\r\n* ESEARCH ALL 1,22,333,44\r\n",
+           "* (A:X N:1 N:22 N:333 N:4444 N:55555 N:666666)\n"
+           "* (A:ESEARCH A:ALL A:1,22,333,44)\n"),
+    };
+    struct isf_limits l = {32, 100, 1000, 8, 100};
+    size_t i;
+
+    for (i = 0; i < sizeof fx / sizeof *fx; i++)
+        all_splits(fx[i].in, fx[i].len, &l, check_good, &fx[i]);
+}
+
+/* One million UIDs on one line (a server without ESEARCH), default limits,
+ * fed in chunks of random sizes: every number arrives, in pieces, and the
+ * parser's memory stays small all along. */
+static void test_million_uids(void)
+{
+    const size_t count = 1000000;
+    struct isf_buf in;
+    struct isf_parser *p = isf_parser_new(NULL);
+    const struct isf_response *r;
+    struct isf_error e;
+    uint64_t sum = 0, want = 0, seed = 1;
+    size_t off = 0, got = 0, pieces = 0, most = 0, wire = 0, i, j;
+    int ready, last_seen = 0, modseq = 0;
+
+    isf_buf_init(&in, (size_t)-1);
+    isf_buf_puts(&in, "* SEARCH");
+    for (i = 1; i <= count; i++) {
+        isf_buf_printf(&in, " %zu", i * 7 + 3);
+        want += i * 7 + 3;
+    }
+    isf_buf_puts(&in, " (MODSEQ 424242)\r\n");
+    CHECK(in.len > (size_t)7 << 20, "line of %zu bytes", in.len);
+    while (off < in.len) {
+        size_t n = 1 + (size_t)((seed = seed * 6364136223846793005u + 1) >>
+                                 44) % 65536;
+        long k;
+
+        n = n < in.len - off ? n : in.len - off;
+        k = isf_parser_feed(p, in.data + off, n, &ready, &e);
+        CHECK(k >= 0, "million: %s", e.msg);
+        if (k < 0)
+            break;
+        off += (size_t)k;
+        most = isf_parser_memory(p) > most ? isf_parser_memory(p) : most;
+        if (!ready)
+            continue;
+        r = isf_parser_response(p);
+        CHECK(!last_seen, "a piece after the last one");
+        CHECK(r->malformed == NULL && r->nodes[1].type == ISF_NODE_ATOM,
+              "piece %zu", pieces);
+        for (j = 2; j < r->nodes[0].end; j = r->nodes[j].end) {
+            if (r->nodes[j].type == ISF_NODE_NUMBER) {
+                sum += r->nodes[j].num;
+                got++;
+            } else {
+                modseq = !r->partial && r->nodes[j + 2].num == 424242;
+            }
+        }
+        CHECK(isf_parser_busy(p) == r->partial, "busy with a piece ready");
+        last_seen = !r->partial;
+        wire += r->wire_len;
+        pieces++;
+        isf_parser_release(p);
+    }
+    CHECK(last_seen && modseq, "last piece %d, modseq %d", last_seen, modseq);
+    CHECK(got == count && sum == want, "got %zu numbers", got);
+    CHECK(wire == in.len, "wire %zu of %zu", wire, in.len);
+    CHECK(pieces > 100, "only %zu pieces", pieces);
+    CHECK(most < ((size_t)2 << 20), "parser held %zu bytes", most);
+    isf_buf_free(&in);
     isf_parser_free(p);
 }
 
@@ -749,10 +1206,13 @@ int main(void)
 {
     test_defaults();
     test_fixtures();
+    test_malformed();
     test_errors();
     test_limits_met();
     test_sticky_error();
     test_contract();
+    test_search_pieces();
+    test_million_uids();
     test_big_literal();
     test_no_upfront_allocation();
     if (failures) {
