@@ -1,7 +1,8 @@
 -- Specs for the bounds of imapsift.set.expand on set strings a server
 -- sends (COPYUID, APPENDUID, ESEARCH), found by fuzzing (c/fuzz/
 -- fuzz_set.lua): only 32-bit non-zero message numbers expand, so the
--- cap's arithmetic cannot overflow into an endless expansion.
+-- cap's arithmetic cannot overflow into an endless expansion; and the
+-- cap counts every number, single ones too.
 local set = require "imapsift.set"
 
 -- Runs f under an instruction budget: a runaway loop fails the spec
@@ -39,6 +40,15 @@ describe("imapsift.set.expand bounds", function()
       assert.is_false(ok, s)
       assert.matches("cannot expand message set", tostring(err), 1, true)
     end
+  end)
+
+  it("counts single numbers against the cap, not only ranges", function()
+    for _, s in ipairs{ "1,2,3", "1:2,3", "3,1:2", "7,7,7" } do
+      local ok, err = pcall(set.expand, s, 2)
+      assert.is_false(ok, s)
+      assert.matches("too large", tostring(err), 1, true)
+    end
+    assert.same({ 1, 2 }, set.expand("1,2", 2))
   end)
 
   it("still expands the largest message numbers", function()

@@ -109,6 +109,9 @@ function M.expand(s, limit)
       end
       for v = a, b, step do out[#out + 1] = v end
     elseif part:match("^%d+$") then
+      if #out + 1 > limit then
+        error("message set too large to expand: " .. s, 2)
+      end
       out[#out + 1] = set_number(part, s)
     else
       error(("cannot expand message set %q"):format(s), 2)
