@@ -1,13 +1,20 @@
 /* command.c: the command encoder (command.h): atom, quoted, literal and
- * literal8 arguments per RFC 3501 / RFC 9051 section 9, synchronizing
+ * literal8 arguments per RFC 3501 / RFC 9051 section 9, flags, sequence
+ * sets and fetch items checked by their grammar (grammar.h), synchronizing
  * literals as segments, LITERAL+ and LITERAL- (RFC 7888), literal8 (RFC
- * 3516), and a one-line trace with secrets and literal contents elided. */
+ * 3516, RFC 6855), and a one-line trace with secrets and literal contents
+ * elided. Wire bytes that held a secret are wiped before they are freed. */
 #include "command.h"
+
+#include <openssl/crypto.h>
 
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "grammar.h"
+#include "trace.h"
 
 /* RFC 7888: with LITERAL- only literals up to this size may be {n+}. */
 #define LITERAL_MINUS_MAX 4096
@@ -38,10 +45,38 @@ static int buf_fail(struct isf_cmd *c, int rc)
                 c->wire.max);
 }
 
+/* Once a secret is on the wire, growing the buffer must not leave a copy
+ * behind in freed memory (realloc would): move to a new block by hand and
+ * wipe the old one. */
+static int wgrow_secret(struct isf_cmd *c, size_t n)
+{
+    struct isf_buf fresh;
+    size_t want;
+    int rc;
+
+    if (n <= c->wire.cap - c->wire.len || c->wire.data == NULL)
+        return 0;
+    if (n > c->wire.max || c->wire.len > c->wire.max - n)
+        return ISF_ELIMIT;
+    want = c->wire.len + n;
+    want = want > c->wire.max / 2 ? c->wire.max : want * 2;
+    isf_buf_init(&fresh, c->wire.max);
+    if ((rc = isf_buf_reserve(&fresh, want)) != 0)
+        return rc;
+    memcpy(fresh.data, c->wire.data, c->wire.len + 1);
+    fresh.len = c->wire.len;
+    OPENSSL_cleanse(c->wire.data, c->wire.cap + 1);
+    isf_buf_free(&c->wire);
+    c->wire = fresh;
+    return 0;
+}
+
 static int wput(struct isf_cmd *c, const char *s, size_t n)
 {
-    int rc = isf_buf_append(&c->wire, s, n);
+    int rc = c->secret ? wgrow_secret(c, n) : 0;
 
+    if (rc == 0)
+        rc = isf_buf_append(&c->wire, s, n);
     return rc ? buf_fail(c, rc) : 0;
 }
 
@@ -52,35 +87,89 @@ static int tput(struct isf_cmd *c, const char *s, size_t n)
     return rc ? buf_fail(c, rc) : 0;
 }
 
-/* ATOM-CHAR: any CHAR except atom-specials "(){ %*\"\\]" SP and CTL. */
 static int is_atom_char(unsigned char ch)
 {
-    if (ch <= 0x20 || ch >= 0x7f)
-        return 0;
-    return strchr("(){%*\"\\]", ch) == NULL;
+    return isf_gram_atom_char(ch);
 }
 
-/* Raw tokens may hold spaces, brackets and parentheses (section specs),
- * but nothing that could end the line or fake a literal marker: a token
- * ending in "{5}" right before CRLF would make the server wait for bytes
- * we never send. */
-static int check_raw(struct isf_cmd *c, const char *s, size_t n,
-                     const char *what)
+/* A short printable copy of s for messages: controls, 8-bit bytes and
+ * quotes become '?', and long text is cut. */
+static const char *snippet(char out[40], const char *s, size_t n)
+{
+    size_t i, m = n < 32 ? n : 32;
+
+    for (i = 0; i < m; i++) {
+        unsigned char ch = (unsigned char)s[i];
+
+        out[i] = ch < 0x20 || ch >= 0x7f || ch == '"' ? '?' : (char)ch;
+    }
+    memcpy(out + m, n > m ? "..." : "", n > m ? 4 : 1);
+    return out;
+}
+
+/* Whether a server reading s ends inside a quoted string. */
+static int leaves_quote_open(const char *s, size_t n)
+{
+    size_t i;
+    int quoted = 0;
+
+    for (i = 0; i < n; i++) {
+        if (quoted && s[i] == '\\')
+            i++;
+        else if (s[i] == '"')
+            quoted = !quoted;
+    }
+    return quoted;
+}
+
+/* Raw text is the caller's own syntax, but it must not end the line, must
+ * not leave a quoted string open (the server would read our next literal
+ * header as text, and with LITERAL+ the literal's bytes as commands) and
+ * must not end in a literal marker ("{5}", "~{5+}"): right before CRLF
+ * that would make the server wait for bytes that never come. */
+static int check_raw(struct isf_cmd *c, const char *s, size_t n)
+{
+    const char *open;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+
+        if (ch == '\r' || ch == '\n' || ch == '\0')
+            return fail(c, ISF_EUSAGE,
+                        "raw text has a CR, LF or NUL byte at offset %zu",
+                        i);
+    }
+    if (leaves_quote_open(s, n))
+        return fail(c, ISF_EUSAGE, "raw text leaves a quoted string open");
+    if (n < 3 || s[n - 1] != '}')
+        return 0;
+    for (i = n - 1; i > 0 && s[i - 1] != '{'; i--)
+        ;
+    open = s + i; /* just after the last '{' (or s itself: none) */
+    if (i == 0)
+        return 0;
+    if (*open >= '0' && *open <= '9' &&
+        strspn(open, "0123456789+-") == (size_t)(s + n - 1 - open))
+        return fail(c, ISF_EUSAGE,
+                    "raw text ends in a literal marker {...}");
+    return 0;
+}
+
+/* Glued text joins the previous token (a partial like "<0.100>"); it may
+ * not start a new token, list, string or literal. */
+static int check_glue(struct isf_cmd *c, const char *s, size_t n)
 {
     size_t i;
 
     for (i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
 
-        if (ch < 0x20 || ch >= 0x7f)
+        if (ch <= 0x20 || ch >= 0x7f || strchr("(){\"\\", ch) != NULL)
             return fail(c, ISF_EUSAGE,
-                        "%s has a control or 8-bit byte 0x%02x at offset %zu"
-                        " (use a string argument)",
-                        what, ch, i);
-        if (ch == '{')
-            return fail(c, ISF_EUSAGE,
-                        "%s has '{' at offset %zu (use a string argument)",
-                        what, i);
+                        "glued text has byte 0x%02x at offset %zu (no space,"
+                        " ( ) { \" \\, controls or 8-bit bytes)",
+                        ch, i);
     }
     return 0;
 }
@@ -99,22 +188,28 @@ static int begin(struct isf_cmd *c)
 }
 
 /* Copies what was written to the wire since offset from into the trace,
- * or "***" for a secret. */
+ * or "***" for a secret. Quoted strings may hold controls, C1 or bidi
+ * characters taken from a message: the trace gets them escaped, as
+ * server lines are, so that showing it cannot drive a terminal. */
 static int trace_since(struct isf_cmd *c, size_t from, int secret)
 {
+    int rc;
+
     if (secret)
         return tput(c, "***", 3);
-    return tput(c, c->wire.data + from, c->wire.len - from);
+    rc = isf_escape(&c->trace, c->wire.data + from, c->wire.len - from, 1);
+    return rc ? buf_fail(c, rc) : 0;
 }
 
 static size_t trace_max(size_t max_bytes)
 {
     /* A literal's trace "{0}<0 bytes>" is at most 8 bytes longer than its
-     * wire form, and each literal takes at least 5 wire bytes; 3x the
-     * wire cap therefore always suffices. */
-    if (max_bytes > (SIZE_MAX - 64) / 3)
+     * wire form, and each literal takes at least 5 wire bytes; an escaped
+     * byte takes at most 4 ("\x09", "\u{85}" for two). 4x the wire cap
+     * therefore always suffices. */
+    if (max_bytes > (SIZE_MAX - 64) / 4)
         return SIZE_MAX - 1;
-    return max_bytes * 3 + 64;
+    return max_bytes * 4 + 64;
 }
 
 static int valid_tag(const char *s)
@@ -144,8 +239,8 @@ static int valid_name(const char *s)
     return 1;
 }
 
-void isf_cmd_init(struct isf_cmd *c, const char *tag, const char *name,
-                  unsigned flags, size_t max_bytes)
+/* An empty command with a wire cap of max_bytes. */
+static void reset(struct isf_cmd *c, unsigned flags, size_t max_bytes)
 {
     isf_buf_init(&c->wire, max_bytes);
     isf_buf_init(&c->trace, trace_max(max_bytes));
@@ -153,8 +248,15 @@ void isf_cmd_init(struct isf_cmd *c, const char *tag, const char *name,
     c->flags = flags;
     c->need_space = 0;
     c->failed = 0;
+    c->secret = 0;
     c->depth = 0;
     c->why[0] = '\0';
+}
+
+void isf_cmd_init(struct isf_cmd *c, const char *tag, const char *name,
+                  unsigned flags, size_t max_bytes)
+{
+    reset(c, flags, max_bytes);
     if (tag == NULL || !valid_tag(tag)) {
         fail(c, ISF_EUSAGE, "invalid command tag");
         return;
@@ -173,25 +275,72 @@ void isf_cmd_init(struct isf_cmd *c, const char *tag, const char *name,
 
 void isf_cmd_free(struct isf_cmd *c)
 {
+    if (c->secret && c->wire.data)
+        OPENSSL_cleanse(c->wire.data, c->wire.cap + 1);
+    c->secret = 0;
     isf_buf_free(&c->wire);
     isf_buf_free(&c->trace);
 }
 
-int isf_cmd_atom(struct isf_cmd *c, const char *s, size_t n)
+/* Writes a token already checked, with its separating space. */
+static int put_token(struct isf_cmd *c, const char *s, size_t n)
 {
     size_t from;
 
-    if (c->failed)
-        return c->failed;
-    if (n == 0)
-        return fail(c, ISF_EUSAGE, "empty token");
-    if (check_raw(c, s, n, "token") || begin(c))
+    if (begin(c))
         return c->failed;
     from = c->wire.len;
     if (wput(c, s, n) || trace_since(c, from, 0))
         return c->failed;
     c->need_space = 1;
     return 0;
+}
+
+/* A token checked by one of the grammar.h checks; what names it. */
+static int put_checked(struct isf_cmd *c, const char *s, size_t n,
+                       int (*check)(const char *, size_t, const char **),
+                       const char *what)
+{
+    const char *why = NULL;
+    char show[40];
+
+    if (c->failed)
+        return c->failed;
+    if (!check(s, n, &why))
+        return fail(c, ISF_EUSAGE, "invalid %s \"%s\": %s", what,
+                    snippet(show, s, n), why);
+    return put_token(c, s, n);
+}
+
+int isf_cmd_atom(struct isf_cmd *c, const char *s, size_t n)
+{
+    return put_checked(c, s, n, isf_gram_atom, "atom");
+}
+
+int isf_cmd_flag(struct isf_cmd *c, const char *s, size_t n)
+{
+    return put_checked(c, s, n, isf_gram_flag, "flag");
+}
+
+int isf_cmd_seqset(struct isf_cmd *c, const char *s, size_t n)
+{
+    return put_checked(c, s, n, isf_gram_seqset, "message set");
+}
+
+int isf_cmd_fetch_att(struct isf_cmd *c, const char *s, size_t n)
+{
+    return put_checked(c, s, n, isf_gram_fetch_att, "fetch item");
+}
+
+int isf_cmd_raw(struct isf_cmd *c, const char *s, size_t n)
+{
+    if (c->failed)
+        return c->failed;
+    if (n == 0)
+        return fail(c, ISF_EUSAGE, "raw text cannot be empty");
+    if (check_raw(c, s, n))
+        return c->failed;
+    return put_token(c, s, n);
 }
 
 int isf_cmd_number(struct isf_cmd *c, unsigned long long v)
@@ -301,6 +450,8 @@ static int put_string(struct isf_cmd *c, const char *s, size_t n,
                     " (only a binary literal can)");
     if (begin(c))
         return c->failed;
+    if (secret)
+        c->secret = 1;
     from = c->wire.len;
     if (f == FORM_LITERAL)
         rc = put_literal(c, s, n, 0, secret);
@@ -333,9 +484,11 @@ int isf_cmd_literal(struct isf_cmd *c, const char *s, size_t n, int binary)
 {
     if (c->failed)
         return c->failed;
-    if (binary && !(c->flags & ISF_CMD_BINARY))
+    /* RFC 6855 lets APPEND carry literal8 in UTF8 (...) without BINARY. */
+    if (binary && !(c->flags & (ISF_CMD_BINARY | ISF_CMD_UTF8)))
         return fail(c, ISF_EUSAGE,
-                    "a binary literal needs the server's BINARY capability");
+                    "a binary literal needs the server's BINARY capability"
+                    " or UTF8=ACCEPT");
     if (!binary && n > 0 && memchr(s, 0, n) != NULL)
         return fail(c, ISF_EUSAGE,
                     "a literal cannot hold a NUL byte (use a binary one)");
@@ -371,7 +524,7 @@ int isf_cmd_glue(struct isf_cmd *c, const char *s, size_t n)
 {
     if (c->failed)
         return c->failed;
-    if (check_raw(c, s, n, "glued text"))
+    if (check_glue(c, s, n))
         return c->failed;
     if (wput(c, s, n) || tput(c, s, n))
         return c->failed;
@@ -396,14 +549,7 @@ int isf_quote(struct isf_buf *out, const char *s, size_t n, unsigned flags)
     size_t room = out->len < out->max ? out->max - out->len : 0;
     int rc;
 
-    isf_buf_init(&c.wire, room);
-    isf_buf_init(&c.trace, trace_max(room));
-    c.nseg = 0;
-    c.flags = flags;
-    c.need_space = 0;
-    c.failed = 0;
-    c.depth = 0;
-    c.why[0] = '\0';
+    reset(&c, flags, room);
     rc = isf_cmd_astring(&c, s, n);
     if (rc == 0)
         rc = isf_buf_append(out, c.wire.data, c.wire.len);

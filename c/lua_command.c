@@ -1,5 +1,5 @@
 /* lua_command.c: Lua argument lists to commands (lua_command.h) and the
- * module functions encode, quote, mutf7_encode and mutf7_decode. */
+ * module functions encode, quote, valid, mutf7_encode and mutf7_decode. */
 #include "lua_command.h"
 
 #include <lauxlib.h>
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "grammar.h"
 #include "mutf7.h"
 
 #define MAX_DEPTH 32             /* nesting of parenthesized lists */
@@ -17,9 +18,15 @@
 #define SCRATCH "imapsift.CommandScratch"
 
 /* The kinds of a table argument, in the order messages list them. */
-enum kind { K_STR, K_QSTR, K_MAILBOX, K_SECRET, K_LITERAL, K_GLUE, K_NONE };
-static const char *const kind_names[] = {"str",    "qstr",    "mailbox",
-                                         "secret", "literal", "glue"};
+enum kind {
+    K_STR, K_QSTR, K_MAILBOX, K_SECRET, K_LITERAL, K_GLUE,
+    K_FLAG, K_SEQSET, K_FETCH, K_RAW, K_NONE
+};
+static const char *const kind_names[] = {
+    "str",  "qstr", "mailbox", "secret", "literal",
+    "glue", "flag", "seqset",  "fetch",  "raw"};
+#define KIND_LIST                                                         \
+    "str, qstr, mailbox, secret, literal, glue, flag, seqset, fetch or raw"
 
 /* One walk over an argument list; pos[] is the element being encoded at
  * each nesting level, for messages such as "argument 3.2: ...". */
@@ -176,6 +183,10 @@ static int put_kind(struct isf_cmd *c, const struct shape *sh,
     case K_QSTR: return isf_cmd_string(c, s, n);
     case K_SECRET: return isf_cmd_secret(c, s, n);
     case K_LITERAL: return isf_cmd_literal(c, s, n, sh->binary);
+    case K_FLAG: return isf_cmd_flag(c, s, n);
+    case K_SEQSET: return isf_cmd_seqset(c, s, n);
+    case K_FETCH: return isf_cmd_fetch_att(c, s, n);
+    case K_RAW: return isf_cmd_raw(c, s, n);
     default: return isf_cmd_glue(c, s, n);
     }
 }
@@ -208,13 +219,12 @@ static int walk_table(struct walk *w, int t, int depth)
     scan_table(L, t, &sh);
     if (sh.nkinds > 1)
         return arg_fail(w, depth, ISF_EUSAGE,
-                        "a table may have only one of str, qstr, mailbox,"
-                        " secret, literal or glue");
+                        "a table may have only one of " KIND_LIST);
     if (sh.nkinds == 0) {
         if (sh.stray || sh.has_binary)
             return arg_fail(w, depth, ISF_EUSAGE,
-                            "a table needs str, qstr, mailbox, secret,"
-                            " literal or glue, or must be an array");
+                            "a table needs " KIND_LIST
+                            ", or must be an array");
         return walk_sublist(w, t, depth);
     }
     if (sh.items || sh.stray || (sh.has_binary && sh.kind != K_LITERAL))
@@ -256,8 +266,9 @@ static int walk_elem(struct walk *w, int idx, int depth)
     if (!lua_checkstack(L, 4))
         return arg_fail(w, depth, ISF_ENOMEM, "Lua stack exhausted");
     if (type == LUA_TSTRING) {
+        /* An atom only when it is one: text never becomes syntax. */
         s = lua_tolstring(L, idx, &n);
-        rc = isf_cmd_atom(w->c, s, n);
+        rc = isf_cmd_astring(w->c, s, n);
         rc = rc ? cmd_fail(w, depth, rc) : 0;
     } else if (type == LUA_TNUMBER) {
         rc = walk_number(w, idx, depth);
@@ -464,6 +475,35 @@ static int mutf7_call(lua_State *L, int decode)
     return 1;
 }
 
+/* valid(kind, s) -> true | false, reason: whether s is one instance of
+ * "atom", "flag", "seqset" or "fetch" (the checks of the table forms). */
+static int l_valid(lua_State *L)
+{
+    static const char *const kinds[] = {"atom", "flag", "seqset", "fetch",
+                                        NULL};
+    static int (*const checks[])(const char *, size_t, const char **) = {
+        isf_gram_atom, isf_gram_flag, isf_gram_seqset, isf_gram_fetch_att};
+    int k = luaL_checkoption(L, 1, NULL, kinds);
+    const char *why = NULL;
+    size_t n;
+    const char *s;
+
+    if (lua_type(L, 2) != LUA_TSTRING) {
+        lua_pushboolean(L, 0);
+        lua_pushfstring(L, "a string is needed, got %s",
+                        luaL_typename(L, 2));
+        return 2;
+    }
+    s = lua_tolstring(L, 2, &n);
+    if (checks[k](s, n, &why)) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushboolean(L, 0);
+    lua_pushstring(L, why);
+    return 2;
+}
+
 static int l_mutf7_encode(lua_State *L)
 {
     return mutf7_call(L, 0);
@@ -479,6 +519,7 @@ void isf_lua_open_command(lua_State *L)
     static const luaL_Reg funcs[] = {
         {"encode", l_encode},
         {"quote", l_quote},
+        {"valid", l_valid},
         {"mutf7_encode", l_mutf7_encode},
         {"mutf7_decode", l_mutf7_decode},
         {NULL, NULL},

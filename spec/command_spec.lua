@@ -58,9 +58,10 @@ describe("core.encode", function()
     assert.are.same({ 10 }, segs)
   end)
 
-  it("sends plain strings and integers verbatim", function()
+  it("sends atoms, sets, flags and integers as given", function()
     local wire, trace = encode("a1", "UID STORE",
-      { "1:5,7", "+FLAGS.SILENT", { "\\Seen", "\\Flagged" } })
+      { { seqset = "1:5,7" }, "+FLAGS.SILENT",
+        { { flag = "\\Seen" }, { flag = "\\Flagged" } } })
     assert.are.equal("a1 UID STORE 1:5,7 +FLAGS.SILENT (\\Seen \\Flagged)\r\n",
       wire)
     assert.are.equal("a1 UID STORE 1:5,7 +FLAGS.SILENT (\\Seen \\Flagged)",
@@ -71,9 +72,9 @@ describe("core.encode", function()
   end)
 
   it("nests lists and glues without spaces", function()
-    local wire, trace = encode("A7", "UID FETCH", { "1:*", {
-      "UID", "BODY.PEEK[HEADER.FIELDS (SUBJECT)]", { glue = "<0.100>" },
-      { "a", {}, { { str = "b c" } } },
+    local wire, trace = encode("A7", "UID FETCH", { { seqset = "1:*" }, {
+      "UID", { fetch = "BODY.PEEK[HEADER.FIELDS (SUBJECT)]" },
+      { glue = "<0.100>" }, { "a", {}, { { str = "b c" } } },
     } })
     local want = "A7 UID FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)]"
       .. '<0.100> (a () ("b c")))'
@@ -106,7 +107,8 @@ describe("core.encode", function()
 
   it("sends literals, synchronizing unless LITERAL+ or LITERAL-", function()
     local msg = "Subject: hi\r\n\r\nbody\r\n"
-    local args = { { mailbox = "INBOX" }, { "\\Seen" }, { literal = msg } }
+    local args = { { mailbox = "INBOX" }, { { flag = "\\Seen" } },
+      { literal = msg } }
     local wire, trace, segs = encode("A3", "APPEND", args)
     assert.are.equal("A3 APPEND INBOX (\\Seen) {21}\r\n" .. msg .. "\r\n",
       wire)
@@ -156,7 +158,7 @@ describe("core.encode", function()
 
   it("refuses bad arguments and names them", function()
     assert.are.equal("argument 3: a table needs str, qstr, mailbox, secret,"
-      .. " literal or glue, or must be an array",
+      .. " literal, glue, flag, seqset, fetch or raw, or must be an array",
       encode_error({ "a", "b", { foo = "x" } }))
     assert.matches("^argument 2: expected a string, an integer or a table,"
       .. " got boolean", encode_error({ "a", true }))
@@ -164,12 +166,13 @@ describe("core.encode", function()
     assert.matches("^argument 1: number is negative", encode_error({ -1 }))
     assert.matches("^argument 1: number is not an integer",
       encode_error({ 1.5 }))
-    assert.matches("^argument 2%.3: .*0x0d",
-      encode_error({ "a", { "b", "c", "d\r\n" } }))
-    assert.matches("^argument 1: .*0x80", encode_error({ "\128" }))
-    assert.matches("^argument 1: .*0x00", encode_error({ "a\0" }))
-    assert.matches("^argument 1: .*'{'", encode_error({ "{5}" }))
-    assert.matches("^argument 1: empty token", encode_error({ "" }))
+    assert.matches("^argument 2%.3: raw text has a CR, LF or NUL",
+      encode_error({ "a", { "b", "c", { raw = "d\r\n" } } }))
+    assert.matches("^argument 1: .*NUL", encode_error({ "a\0" }))
+    assert.matches("^argument 1: raw text ends in a literal marker",
+      encode_error({ { raw = "{5}" } }))
+    assert.matches("^argument 1: raw text cannot be empty",
+      encode_error({ { raw = "" } }))
     assert.matches("^argument 1: str must be a string, got number",
       encode_error({ { str = 5 } }))
     assert.matches("^argument 1: a table may have only one of",
@@ -245,6 +248,78 @@ describe("core.encode", function()
                                      __len = function() error("boom") end })
     args[1] = setmetatable({ str = "a b" }, { __index = error })
     assert.are.equal('T X "a b"\r\n', (encode("T", "X", args)))
+  end)
+end)
+
+describe("core.encode argument forms", function()
+  it("sends a plain string as one value: an atom only when it is one",
+    function()
+      local wire, trace = encode("T", "X", { "RETURN", "news \\Deleted",
+        "1:*", "\\Seen", "a)", "{5}", "", "x\r\ny", "caf\195\169" })
+      assert.are.equal('T X RETURN "news \\\\Deleted" "1:*" "\\\\Seen" "a)"'
+        .. ' "{5}" "" {4}\r\nx\r\ny {5}\r\ncaf\195\169\r\n', wire)
+      assert.are.equal('T X RETURN "news \\\\Deleted" "1:*" "\\\\Seen" "a)"'
+        .. ' "{5}" "" {4}<4 bytes> {5}<5 bytes>', trace)
+    end)
+
+  it("sends flags, sets and fetch items checked by their grammar",
+    function()
+      local wire = encode("T", "UID FETCH", { { seqset = "1:5,7,10:*" }, {
+        { fetch = "UID" }, { fetch = "BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)]<0.100>" },
+        { fetch = "binary.peek[1.2]" } } })
+      assert.are.equal("T UID FETCH 1:5,7,10:* (UID BODY.PEEK[HEADER.FIELDS"
+        .. " (SUBJECT FROM)]<0.100> binary.peek[1.2])\r\n", wire)
+      assert.are.equal("T STORE $ +FLAGS (\\Seen $Label1 Junk)\r\n",
+        (encode("T", "STORE", { { seqset = "$" }, "+FLAGS",
+          { { flag = "\\Seen" }, { flag = "$Label1" }, { flag = "Junk" } } })))
+    end)
+
+  it("refuses a value outside its grammar, naming the argument", function()
+    assert.matches('^argument 3%.2: invalid flag "news \\Deleted": ',
+      encode_error({ "1", "+FLAGS", { { flag = "\\Seen" },
+        { flag = "news \\Deleted" } } }))
+    assert.matches("^argument 1: invalid flag .*PERMANENTFLAGS",
+      encode_error({ { flag = "\\*" } }))
+    assert.matches('^argument 1: invalid message set "1:0"',
+      encode_error({ { seqset = "1:0" } }))
+    assert.matches('^argument 1: invalid message set "4294967296"',
+      encode_error({ { seqset = "4294967296" } }))
+    assert.matches('^argument 2%.1: invalid fetch item "FLAGS %(BODY%)"',
+      encode_error({ "1", { { fetch = "FLAGS (BODY)" } } }))
+    assert.matches("^argument 1: invalid fetch item .*<0%.100>",
+      encode_error({ { fetch = "BODY[]<0.0>" } }))
+    assert.matches("^argument 2: glued text has byte 0x20",
+      encode_error({ "A", { glue = " \\Deleted" } }))
+    assert.matches("^argument 1: flag must be a string, got table",
+      encode_error({ { flag = {} } }))
+  end)
+
+  it("sends raw text verbatim, and only raw text", function()
+    local wire = encode("T", "XLIST", { { qstr = "" }, { raw = "*" },
+      { raw = "(a \\b" } })
+    assert.are.equal('T XLIST "" * (a \\b\r\n', wire)
+  end)
+
+  it("sends literal8 in APPEND's UTF8 item once UTF-8 is enabled",
+    function()
+      local args = { "INBOX", "UTF8",
+        { { literal = "Subject: \195\169\r\n\r\n", binary = true } } }
+      assert.are.equal("T APPEND INBOX UTF8 (~{15}\r\nSubject: \195\169"
+        .. "\r\n\r\n)\r\n", (encode("T", "APPEND", args, { utf8 = true })))
+      assert.matches("^argument 3%.1: .*BINARY",
+        encode_error(args))
+    end)
+
+  it("checks values alone with core.valid", function()
+    assert.is_true(core.valid("flag", "\\Seen"))
+    assert.is_true(core.valid("atom", "UTF8=ACCEPT"))
+    assert.is_true(core.valid("seqset", "1:*"))
+    assert.is_true(core.valid("fetch", "RFC822.SIZE"))
+    local ok, why = core.valid("flag", "a b")
+    assert.is_false(ok)
+    assert.matches("atom", why)
+    assert.is_false((core.valid("atom", 5)))
+    assert.has_error(function() core.valid("bogus", "x") end)
   end)
 end)
 

@@ -402,7 +402,7 @@ describe("imaplib's other commands", function()
       X('A1 XLIST "" *', '* XLIST (\\HasNoChildren) "/" INBOX\r\n',
         "OK listed"),
       X("A2 XFOO")))
-    local tagged, untagged = imap:xatom("xlist", { qstr = "" }, "*")
+    local tagged, untagged = imap:xatom("xlist", { qstr = "" }, { raw = "*" })
     assert.equal("OK", tagged.status)
     assert.equal("listed", tagged.text)
     assert.equal(1, #untagged)

@@ -24,8 +24,23 @@ describe("imapsift.search", function()
   end)
 
   it("compresses UID sets", function()
-    assert.same({ "UID", "1:3,9" }, (search.encode({ "UID", { 3, 1, 2, 9 } }, set)))
-    assert.same({ "1:*" }, (search.encode({ "1:*" }, set)))
+    assert.same({ "UID", { seqset = "1:3,9" } },
+      (search.encode({ "UID", { 3, 1, 2, 9 } }, set)))
+    assert.same({ { seqset = "1:*" } }, (search.encode({ "1:*" }, set)))
+    assert.same({ { seqset = "7" }, "UID", { seqset = "$" } },
+      (search.encode({ 7, "UID", "$" }, set)))
+  end)
+
+  it("checks keywords and object ids against their grammar", function()
+    assert.same({ "KEYWORD", "$Junk", "UNKEYWORD", "NonJunk", "EMAILID",
+      "M6d99ac3275bb4e" }, (search.encode({ "KEYWORD", "$Junk", "UNKEYWORD",
+      "NonJunk", "EMAILID", "M6d99ac3275bb4e" }, set)))
+    for _, bad in ipairs{ "a b", "\\Seen", "x)", "$J*", "", "caf\195\169" } do
+      assert.has_error(function() search.encode({ "KEYWORD", bad }, set) end)
+    end
+    assert.has_error(function() search.encode({ "EMAILID", "a b" }, set) end)
+    assert.has_error(function() search.encode({ "UID", "1:0" }, set) end)
+    assert.has_error(function() search.encode({ 0 }, set) end)
   end)
 
   it("rejects malformed criteria with a message", function()

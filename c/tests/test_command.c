@@ -124,11 +124,11 @@ static void test_atoms_numbers(void)
     struct isf_cmd c;
 
     isf_cmd_init(&c, "a0001", "UID STORE", 0, MAX);
-    CHECK(isf_cmd_atom(&c, S("1:5,7,9:*")) == 0);
+    CHECK(isf_cmd_seqset(&c, S("1:5,7,9:*")) == 0);
     CHECK(isf_cmd_atom(&c, S("+FLAGS.SILENT")) == 0);
     CHECK(isf_cmd_open(&c) == 0);
-    CHECK(isf_cmd_atom(&c, S("\\Seen")) == 0);
-    CHECK(isf_cmd_atom(&c, S("$Junk")) == 0);
+    CHECK(isf_cmd_flag(&c, S("\\Seen")) == 0);
+    CHECK(isf_cmd_flag(&c, S("$Junk")) == 0);
     CHECK(isf_cmd_close(&c) == 0);
     EXPECT(&c, "a0001 UID STORE 1:5,7,9:* +FLAGS.SILENT (\\Seen $Junk)\r\n",
            "a0001 UID STORE 1:5,7,9:* +FLAGS.SILENT (\\Seen $Junk)");
@@ -173,8 +173,18 @@ static void test_astring_forms(void)
     EXPECT(&c,
            "T X \"a(\" \"a)\" \"a{\" \"a b\" \"a%\" \"a*\" \"a]\" \"a\t\""
            " \"a\x7f\" \"a[b]\" ~!#$&'+,-./:;<=>?@^_`|}\r\n",
-           "T X \"a(\" \"a)\" \"a{\" \"a b\" \"a%\" \"a*\" \"a]\" \"a\t\""
-           " \"a\x7f\" \"a[b]\" ~!#$&'+,-./:;<=>?@^_`|}");
+           "T X \"a(\" \"a)\" \"a{\" \"a b\" \"a%\" \"a*\" \"a]\" \"a\\x09\""
+           " \"a\\x7f\" \"a[b]\" ~!#$&'+,-./:;<=>?@^_`|}");
+
+    /* The trace escapes controls, C1 and bidi overrides that a quoted
+     * string carries, so that showing it cannot drive a terminal. */
+    isf_cmd_init(&c, "T", "SEARCH", ISF_CMD_UTF8, MAX);
+    isf_cmd_string(&c, S("\x1b[2J \xc2\x9b \xe2\x80\xae \xe2\x81\xa6 "
+                         "\xc3\xa9"));
+    EXPECT(&c,
+           "T SEARCH \"\x1b[2J \xc2\x9b \xe2\x80\xae \xe2\x81\xa6 "
+           "\xc3\xa9\"\r\n",
+           "T SEARCH \"\\x1b[2J \\u{9b} \\u{202e} \\u{2066} \xc3\xa9\"");
 
     /* string never uses an atom. */
     isf_cmd_init(&c, "T", "SEARCH", 0, MAX);
@@ -284,6 +294,26 @@ static void test_binary(void)
     isf_cmd_init(&c, "T", "APPEND", 0, MAX);
     CHECK(isf_cmd_literal(&c, S("ab"), 1) == ISF_EUSAGE);
     EXPECT_FAIL(&c, ISF_EUSAGE, "BINARY");
+
+    /* RFC 6855: after ENABLE UTF8=ACCEPT, APPEND's UTF8 (literal8). */
+    isf_cmd_init(&c, "T", "APPEND", ISF_CMD_UTF8, MAX);
+    isf_cmd_atom(&c, S("INBOX"));
+    isf_cmd_atom(&c, S("UTF8"));
+    isf_cmd_open(&c);
+    CHECK(isf_cmd_literal(&c, S("S\xc3\xa9\r\n"), 1) == 0);
+    isf_cmd_close(&c);
+    CHECK(c.nseg == 1 &&
+          c.seg_end[0] == strlen("T APPEND INBOX UTF8 (~{5}\r\n"));
+    EXPECT(&c, "T APPEND INBOX UTF8 (~{5}\r\nS\xc3\xa9\r\n)\r\n",
+           "T APPEND INBOX UTF8 (~{5}<5 bytes>)");
+    isf_cmd_init(&c, "T", "APPEND", ISF_CMD_UTF8 | ISF_CMD_LITERAL_PLUS,
+                 MAX);
+    isf_cmd_atom(&c, S("UTF8"));
+    isf_cmd_open(&c);
+    isf_cmd_literal(&c, S("x"), 1);
+    isf_cmd_close(&c);
+    EXPECT(&c, "T APPEND UTF8 (~{1+}\r\nx)\r\n",
+           "T APPEND UTF8 (~{1+}<1 bytes>)");
 }
 
 static void test_lists_and_glue(void)
@@ -305,10 +335,10 @@ static void test_lists_and_glue(void)
     EXPECT(&c, "T X a (b (\"c d\" 7) ()) e\r\n", "T X a (b (\"c d\" 7) ()) e");
 
     isf_cmd_init(&c, "A7", "UID FETCH", 0, MAX);
-    isf_cmd_atom(&c, S("1:*"));
+    isf_cmd_seqset(&c, S("1:*"));
     isf_cmd_open(&c);
-    isf_cmd_atom(&c, S("UID"));
-    isf_cmd_atom(&c, S("BODY.PEEK[HEADER.FIELDS (SUBJECT)]"));
+    isf_cmd_fetch_att(&c, S("UID"));
+    isf_cmd_fetch_att(&c, S("BODY.PEEK[HEADER.FIELDS (SUBJECT)]"));
     CHECK(isf_cmd_glue(&c, S("<0.100>")) == 0);
     isf_cmd_atom(&c, S("FLAGS"));
     isf_cmd_close(&c);
@@ -332,25 +362,33 @@ static void test_lists_and_glue(void)
 static void test_refused(void)
 {
     struct isf_cmd c;
-    static const char *const bad_atoms[] = {"a\rb", "a\nb", "a\x80", "{5}",
-                                            "a\tb"};
+    static const char *const bad_atoms[] = {
+        "a\rb", "a\nb", "a\x80", "{5}", "a\tb", "a b", "(a", "a)",
+        "a%", "a*", "a\"", "\\Seen", "a]", "a\x7f"};
+    static const char *const bad_glue[] = {"\r\n", " X", "(", ")", "{5}",
+                                           "\"", "\\", "\x80", "\t"};
     size_t i;
 
     for (i = 0; i < sizeof bad_atoms / sizeof *bad_atoms; i++) {
         isf_cmd_init(&c, "T", "X", ISF_CMD_UTF8, MAX);
         CHECK(isf_cmd_atom(&c, bad_atoms[i], strlen(bad_atoms[i])) ==
               ISF_EUSAGE);
-        EXPECT_FAIL(&c, ISF_EUSAGE, "token");
+        CHECK(c.wire.len == strlen("T X"));
+        EXPECT_FAIL(&c, ISF_EUSAGE, "invalid atom");
     }
     isf_cmd_init(&c, "T", "X", 0, MAX);
     CHECK(isf_cmd_atom(&c, S("a\0b")) == ISF_EUSAGE);
-    EXPECT_FAIL(&c, ISF_EUSAGE, "0x00");
+    EXPECT_FAIL(&c, ISF_EUSAGE, "invalid atom \"a?b\"");
     isf_cmd_init(&c, "T", "X", 0, MAX);
     CHECK(isf_cmd_atom(&c, S("")) == ISF_EUSAGE);
     EXPECT_FAIL(&c, ISF_EUSAGE, "empty");
-    isf_cmd_init(&c, "T", "X", 0, MAX);
-    CHECK(isf_cmd_glue(&c, S("\r\n")) == ISF_EUSAGE);
-    EXPECT_FAIL(&c, ISF_EUSAGE, "glued");
+    for (i = 0; i < sizeof bad_glue / sizeof *bad_glue; i++) {
+        isf_cmd_init(&c, "T", "X", 0, MAX);
+        isf_cmd_atom(&c, S("A"));
+        CHECK(isf_cmd_glue(&c, bad_glue[i], strlen(bad_glue[i])) ==
+              ISF_EUSAGE);
+        EXPECT_FAIL(&c, ISF_EUSAGE, "glued");
+    }
 
     /* NUL only in literal8. */
     isf_cmd_init(&c, "T", "X", ISF_CMD_BINARY, MAX);
@@ -473,6 +511,214 @@ static void test_segments(void)
     EXPECT_FAIL(&c, ISF_ELIMIT, want);
 }
 
+/* Sends each of ok[] with put and expects them on the wire, one token
+ * each, then each of bad[] alone, expecting a usage failure naming what,
+ * and nothing written after "T X". */
+static void expect_tokens(int (*put)(struct isf_cmd *, const char *, size_t),
+                          const char *const *ok, const char *wire,
+                          const char *const *bad, const char *what, int line)
+{
+    struct isf_cmd c;
+    char full[2048];
+    size_t i;
+
+    isf_cmd_init(&c, "T", "X", ISF_CMD_UTF8, MAX);
+    for (i = 0; ok[i]; i++)
+        put(&c, ok[i], strlen(ok[i]));
+    snprintf(full, sizeof full, "%s\r\n", wire);
+    expect_n(&c, full, strlen(full), wire, line);
+    for (i = 0; bad[i]; i++) {
+        isf_cmd_init(&c, "T", "X", ISF_CMD_UTF8, MAX);
+        if (put(&c, bad[i], strlen(bad[i])) != ISF_EUSAGE ||
+            c.wire.len != 3) {
+            fprintf(stderr, "%s:%d: \"%s\" was not refused\n", __FILE__,
+                    line, bad[i]);
+            failures++;
+        }
+        expect_fail_n(&c, ISF_EUSAGE, what, line);
+    }
+}
+
+static void test_flags(void)
+{
+    static const char *const ok[] = {"\\Seen", "\\Deleted", "$Label1",
+                                     "Junk", "\\X-Ext", "NonJunk", NULL};
+    static const char *const bad[] = {
+        "news \\Deleted", "\\*", "", "\\", "a b", "(\\Seen)", "\\Seen)",
+        "\\\\Seen", "a\"b", "a{5}", "a]", "a%", "a*", "\\Se\ren",
+        "caf\xc3\xa9", "a\x7f", NULL};
+    struct isf_cmd c;
+
+    isf_cmd_init(&c, "T", "STORE", 0, MAX);
+    isf_cmd_seqset(&c, S("1"));
+    isf_cmd_atom(&c, S("+FLAGS"));
+    isf_cmd_open(&c);
+    CHECK(isf_cmd_flag(&c, S("\\Seen")) == 0);
+    CHECK(isf_cmd_flag(&c, S("$Label1")) == 0);
+    isf_cmd_close(&c);
+    EXPECT(&c, "T STORE 1 +FLAGS (\\Seen $Label1)\r\n",
+           "T STORE 1 +FLAGS (\\Seen $Label1)");
+    expect_tokens(isf_cmd_flag, ok,
+                  "T X \\Seen \\Deleted $Label1 Junk \\X-Ext NonJunk", bad,
+                  "invalid flag", __LINE__);
+    isf_cmd_init(&c, "T", "X", 0, MAX);
+    isf_cmd_flag(&c, S("\\*"));
+    EXPECT_FAIL(&c, ISF_EUSAGE, "PERMANENTFLAGS");
+    isf_cmd_init(&c, "T", "X", 0, MAX);
+    isf_cmd_flag(&c, S("news \\Deleted"));
+    EXPECT_FAIL(&c, ISF_EUSAGE, "invalid flag \"news \\Deleted\"");
+}
+
+static void test_seqsets(void)
+{
+    static const char *const ok[] = {"1",   "1:5,7,10:*", "*",  "$",
+                                     "*:4", "4294967295", "2,1", NULL};
+    static const char *const bad[] = {
+        "", "0", "01", "1:0", "4294967296", "1,", ",1", "1::2", "1:*:3",
+        "$,1", "$$", "1 2", "a", "1:5)", "1\r\n", "-1", "1.5", NULL};
+
+    expect_tokens(isf_cmd_seqset, ok,
+                  "T X 1 1:5,7,10:* * $ *:4 4294967295 2,1", bad,
+                  "invalid message set", __LINE__);
+}
+
+static void test_fetch_atts(void)
+{
+    static const char *const ok[] = {
+        "ENVELOPE",
+        "flags",
+        "INTERNALDATE",
+        "RFC822",
+        "RFC822.HEADER",
+        "RFC822.SIZE",
+        "RFC822.TEXT",
+        "BODY",
+        "BODYSTRUCTURE",
+        "UID",
+        "MODSEQ",
+        "EMAILID",
+        "THREADID",
+        "SAVEDATE",
+        "X-GM-LABELS",
+        "BODY[]",
+        "BODY[]<0.100>",
+        "body.peek[header.fields (subject from)]<0.100>",
+        "BODY.PEEK[HEADER.FIELDS.NOT (X-Spam \"Odd)Name\" \"q\\\"\")]",
+        "BODY[1.2.HEADER]",
+        "BODY[1.2.MIME]",
+        "BODY[3.TEXT]<5.4294967295>",
+        "BODY[4.1]",
+        "BODY.PEEK[TEXT]",
+        "BINARY[]",
+        "BINARY.PEEK[1.2]<0.10>",
+        "BINARY.SIZE[1]",
+        NULL};
+    static const char *const bad[] = {
+        "",
+        "FOO",
+        "ALL",
+        "ENVELOPE FLAGS",
+        "(FLAGS)",
+        "BODY.PEEK",
+        "BODY[",
+        "BODY[]]",
+        "BODY[] \\Deleted",
+        "BODY[HEADER.FIELDS]",
+        "BODY[HEADER.FIELDS ()]",
+        "BODY[HEADER.FIELDS (A B]",
+        "BODY[HEADER.FIELDS (A  B)]",
+        "BODY[HEADER.FIELDS (\"A)]",
+        "BODY[HEADER.FIELDS (\"A\\x\")]",
+        "BODY[HEADER.FIELDS (A{5}\r\n)]",
+        "BODY[HEADER.FIELDS (A\x80)]",
+        "BODY[MIME]",
+        "BODY[0]",
+        "BODY[1.]",
+        "BODY[1.FOO]",
+        "BODY[HEADERX]",
+        "BODY[]<0>",
+        "BODY[]<0.0>",
+        "BODY[]<a.1>",
+        "BODY[]<0.4294967296>",
+        "BODY[]<0.1>x",
+        "BODY<0.1>",
+        "FLAGS[]",
+        "BINARY",
+        "BINARY[TEXT]",
+        "BINARY[1.MIME]",
+        "BINARY.SIZE[1]<0.1>",
+        "X-GM-",
+        "X-GM-A B",
+        "RFC822.SIZE\r\n",
+        NULL};
+
+    expect_tokens(isf_cmd_fetch_att, ok,
+                  "T X ENVELOPE flags INTERNALDATE RFC822 RFC822.HEADER"
+                  " RFC822.SIZE RFC822.TEXT BODY BODYSTRUCTURE UID MODSEQ"
+                  " EMAILID THREADID SAVEDATE X-GM-LABELS BODY[]"
+                  " BODY[]<0.100>"
+                  " body.peek[header.fields (subject from)]<0.100>"
+                  " BODY.PEEK[HEADER.FIELDS.NOT (X-Spam \"Odd)Name\""
+                  " \"q\\\"\")] BODY[1.2.HEADER] BODY[1.2.MIME]"
+                  " BODY[3.TEXT]<5.4294967295> BODY[4.1] BODY.PEEK[TEXT]"
+                  " BINARY[] BINARY.PEEK[1.2]<0.10> BINARY.SIZE[1]",
+                  bad, "invalid fetch item", __LINE__);
+}
+
+static void test_raw(void)
+{
+    static const char *const ok[] = {
+        "(a b", "\\Seen)", "{5", "x{5}y", "{}", "caf\xc3\xa9", "\"a\\\"b\"",
+        "\"\" \"\\\\\"", NULL};
+    static const char *const bad[] = {
+        "",      "a\rb",  "a\nb",    "{5}",       "a {5}",
+        "~{5+}", "{12-}", "\"open", "\"a\\\"", "\"\" \"", NULL};
+    struct isf_cmd c;
+
+    expect_tokens(isf_cmd_raw, ok,
+                  "T X (a b \\Seen) {5 x{5}y {} caf\xc3\xa9 \"a\\\"b\""
+                  " \"\" \"\\\\\"",
+                  bad, "raw text", __LINE__);
+    /* A NUL in the middle is found too (strlen above stops at it). */
+    isf_cmd_init(&c, "T", "X", 0, MAX);
+    CHECK(isf_cmd_raw(&c, S("a\0b")) == ISF_EUSAGE);
+    EXPECT_FAIL(&c, ISF_EUSAGE, "CR, LF or NUL");
+}
+
+/* Once a secret is on the wire the buffer grows by hand (so that realloc
+ * leaves no copy behind): every byte stays in place and the cap holds. */
+static void test_secret_growth(void)
+{
+    static char want[4096];
+    struct isf_error e;
+    struct isf_cmd c;
+    size_t i, len;
+    int ok = 1;
+
+    isf_cmd_init(&c, "T", "LOGIN", 0, MAX);
+    isf_cmd_secret(&c, S("pw"));
+    CHECK(c.secret == 1);
+    for (i = 0; i < 200; i++)
+        ok &= isf_cmd_atom(&c, S("abcdefghij")) == 0;
+    CHECK(ok);
+    len = (size_t)snprintf(want, sizeof want, "T LOGIN pw");
+    for (i = 0; i < 200; i++)
+        len += (size_t)snprintf(want + len, sizeof want - len,
+                                " abcdefghij");
+    memcpy(want + len, "\r\n", 3);
+    CHECK(isf_cmd_finish(&c, &e) == 0);
+    same(c.wire.data, c.wire.len, want, len + 2, "grown secret wire",
+         __LINE__);
+    isf_cmd_free(&c);
+    CHECK(c.secret == 0 && c.wire.data == NULL);
+
+    isf_cmd_init(&c, "T", "LOGIN", 0, 100);
+    isf_cmd_secret(&c, S("pw"));
+    for (i = 0; i < 20; i++)
+        isf_cmd_atom(&c, S("abcdefghij"));
+    EXPECT_FAIL(&c, ISF_ELIMIT, "limit of 100 bytes");
+}
+
 static void expect_quote(const char *s, size_t n, unsigned flags,
                          const char *want, size_t wn, int line)
 {
@@ -534,5 +780,10 @@ int main(void)
     test_max_bytes();
     test_segments();
     test_quote();
+    test_flags();
+    test_seqsets();
+    test_fetch_atts();
+    test_raw();
+    test_secret_growth();
     return check_report("test_command");
 }

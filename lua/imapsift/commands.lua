@@ -9,6 +9,7 @@ local core = require "imapsift.core"
 local errors = require "imapsift.error"
 local set = require "imapsift.set"
 local search = require "imapsift.search"
+local argforms = require "imapsift.args"
 local internaldate = require "imapsift.internaldate"
 local Connection = require("imapsift.connection").Connection
 
@@ -212,11 +213,17 @@ local STATUS_ITEMS = { "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN" }
 -- status(name [, items]) -> { messages = n, ... } (lower-case keys)
 function Connection:status(name, items)
   local what = "STATUS " .. q(tostring(name))
-  local list = {}
-  for i, it in ipairs(items or STATUS_ITEMS) do list[i] = it:upper() end
+  local list = argforms.status_items(items or STATUS_ITEMS, what)
   local _, data = self:run("STATUS", { mbox(name, what), list }, what)
   local r = data_of(data, "STATUS")[1]
   return r and r.items or {}
+end
+
+-- Whether the header of message (up to the first empty line) has 8-bit
+-- bytes, which only RFC 6855's UTF8 form of APPEND may carry.
+local function eightbit_header(message)
+  local head = message:match("^(.-\n)\r?\n") or message
+  return head:find("[\128-\255]") ~= nil
 end
 
 -- append(name, message [, opts{ flags, date }]) -> { uidvalidity, uid }
@@ -227,11 +234,21 @@ function Connection:append(name, message, opts)
   local what = "APPEND to " .. q(tostring(name))
   if type(message) ~= "string" then usage(what, "message must be a string") end
   local args = { mbox(name, what) }
-  if opts.flags then args[#args + 1] = opts.flags end
+  if opts.flags then
+    args[#args + 1] = argforms.flag_list(argforms.flags(opts.flags,
+      "flags", what))
+  end
   local date = opts.date
   if math.type(date) == "integer" then date = internaldate.format(date) end
   if date then args[#args + 1] = { qstr = date } end
-  args[#args + 1] = { literal = message }
+  if self.utf8 and eightbit_header(message) then
+    -- RFC 6855 3: after ENABLE UTF8=ACCEPT, 8-bit header fields go in
+    -- the UTF8 data item as literal8.
+    args[#args + 1] = "UTF8"
+    args[#args + 1] = { { literal = message, binary = true } }
+  else
+    args[#args + 1] = { literal = message }
+  end
   if self.intercept then
     return self:intercepted{ command = "APPEND", mailbox = name,
       flags = opts.flags, date = date, message = message, size = #message,
@@ -256,6 +273,10 @@ end
 function Connection:enable(...)
   local caps = { ... }
   if type(caps[1]) == "table" then caps = caps[1] end
+  if #caps == 0 then usage("ENABLE", "name at least one capability") end
+  for i, c in ipairs(caps) do
+    argforms.capability(c, ("capability %d"):format(i), "ENABLE")
+  end
   local _, data = self:run("ENABLE", caps, "ENABLE")
   local enabled = {}
   for _, r in ipairs(data_of(data, "ENABLED")) do
@@ -326,8 +347,8 @@ function Connection:expunge(uids)
     return self:intercepted{ command = "UID EXPUNGE", uids = uids,
       args = { whole(uids) }, what = what }
   end
-  local data = self:run_set("EXPUNGE", uids, function(p) return { p } end,
-    what, nil, true)
+  local data = self:run_set("EXPUNGE", uids,
+    function(p) return { argforms.seqset(p) } end, what, nil, true)
   return expunged(data)
 end
 
@@ -369,17 +390,10 @@ function Connection:search(criteria, opts)
   return out
 end
 
+-- The items as { fetch = } forms, each checked against the fetch-att
+-- grammar (a macro ALL, FAST or FULL alone is expanded).
 local function item_list(items, what)
-  if type(items) == "string" then items = { items } end
-  if type(items) ~= "table" or #items == 0 then
-    usage(what, "fetch items must be a non-empty array of strings")
-  end
-  local list = {}
-  for i, it in ipairs(items) do
-    if type(it) ~= "string" then usage(what, "fetch item %d is not a string", i) end
-    list[i] = it
-  end
-  return list
+  return argforms.fetch_items(items, what)
 end
 
 -- Under a dry run the fetch items that set \Seen go out as their .PEEK
@@ -433,7 +447,7 @@ function Connection:fetch(msgset, items, opts)
     if ours(r) then opts.each(r); return true end
   end
   local data = self:run_set("FETCH", msgset, function(piece)
-    local args = { piece, list }
+    local args = { argforms.seqset(piece), list }
     if opts.changedsince then
       args[3] = { "CHANGEDSINCE", opts.changedsince }
     end
@@ -457,14 +471,14 @@ function Connection:store(msgset, mode, flags, opts)
     usage(what, "mode must be +FLAGS, -FLAGS or FLAGS")
   end
   if opts.silent and not m:find("SILENT") then m = m .. ".SILENT" end
-  if type(flags) == "string" then flags = { flags } end
+  flags = argforms.flags(flags, "flags", what)
   local function build(piece)
-    local args = { piece }
+    local args = { argforms.seqset(piece) }
     if opts.unchangedsince then
       args[#args + 1] = { "UNCHANGEDSINCE", opts.unchangedsince }
     end
     args[#args + 1] = m
-    args[#args + 1] = flags
+    args[#args + 1] = argforms.flag_list(flags)
     return args
   end
   if self.intercept then
@@ -507,7 +521,8 @@ function Connection:transfer(cmd, msgset, dest, opts)
   end
   local mapping
   for _, piece in ipairs(set.split(msgset, self.max_line - 200)) do
-    local tagged, data = self:mutate(full, { piece, target }, what)
+    local tagged, data = self:mutate(full,
+      { argforms.seqset(piece), target }, what)
     if tagged then
       mapping = copyuid_of(data or {}, mapping, what)
       mapping = copyuid_of({ tagged }, mapping, what)
@@ -549,7 +564,10 @@ function Connection:move(msgset, dest, opts)
 end
 
 -- command(name, args) -> tagged, untagged: anything not covered above.
--- args use the encoder's forms (see imapsift.core).
+-- args use the encoder's forms (c/lua_command.h): a plain string is one
+-- value (an atom when it is one, else quoted or a literal); { flag = },
+-- { seqset = }, { fetch = } are checked by their grammar; { raw = s } is
+-- the only way to send text as syntax, verbatim.
 function Connection:command(name, args, opts)
   if type(name) ~= "string" then usage("command", "name must be a string") end
   local runner = (opts and opts.mutating == false) and self.run or self.mutate

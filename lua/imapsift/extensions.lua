@@ -551,9 +551,12 @@ end
 
 -- xatom(name, ...) -> tagged, untagged: an extension command the server
 -- names in its CAPABILITY. The arguments take the encoder's forms
--- (strings are atoms, { str = }, { qstr = }, { mailbox = }, arrays are
--- lists). Since nothing is known of what it does, it goes through the
--- mutating door (a dry run does not send it).
+-- (c/lua_command.h: a string is one value, an atom only when it is one;
+-- { str = }, { qstr = }, { mailbox = }, { flag = }, { seqset = }, arrays
+-- are lists; { raw = s } is the only way to send s verbatim as syntax,
+-- e.g. xatom("XLIST", { qstr = "" }, { raw = "*" })). Since nothing is
+-- known of what it does, it goes through the mutating door (a dry run
+-- does not send it).
 function Connection:xatom(name, ...)
   local what = "XATOM " .. tostring(name)
   if type(name) ~= "string" or not name:match("^%a[%w%-%._]*$") then

@@ -3,12 +3,16 @@
 -- arguments (RFC 3501 6.4.4, RFC 9051 6.4.4, RFC 7162 MODSEQ, RFC 5032
 -- OLDER/YOUNGER), choosing for each value the right wire form: strings are
 -- quoted or sent as literals, dates and numbers checked, nested arrays
--- become parenthesized groups.
+-- become parenthesized groups, message sets go as { seqset = } and
+-- keywords are checked against the flag-keyword grammar.
+
+local core = require "imapsift.core"
 
 local M = {}
 
 -- What follows each key: "s" string, "d" date, "n" number, "a" atom
--- (flag keyword), "k" a search key, "S" a message set.
+-- (flag keyword), "o" an RFC 8474 objectid, "k" a search key, "S" a
+-- message set.
 local ARGS = {
   ALL = "", ANSWERED = "", DELETED = "", DRAFT = "", FLAGGED = "",
   NEW = "", OLD = "", RECENT = "", SEEN = "", UNANSWERED = "",
@@ -21,7 +25,7 @@ local ARGS = {
   KEYWORD = "a", UNKEYWORD = "a",
   NOT = "k", OR = "kk",
   UID = "S",
-  EMAILID = "a", THREADID = "a", ["X-GM-RAW"] = "s", ["X-GM-MSGID"] = "n",
+  EMAILID = "o", THREADID = "o", ["X-GM-RAW"] = "s", ["X-GM-MSGID"] = "n",
   ["X-GM-THRID"] = "n", ["X-GM-LABELS"] = "s",
 }
 
@@ -46,10 +50,23 @@ local function date_arg(v, key)
 end
 
 local function set_arg(v, key, set)
-  if type(v) == "table" then return set.compress(v) end
-  if math.type(v) == "integer" then return tostring(v) end
-  if type(v) == "string" and v:match("^[0-9:,*$]+$") then return v end
+  local s = v
+  if type(v) == "table" then s = set.compress(v)
+  elseif math.type(v) == "integer" then s = tostring(v) end
+  if type(s) == "string" and core.valid("seqset", s) then
+    return { seqset = s }
+  end
   fail("%s needs a message set, got %s", key, tostring(v))
+end
+
+-- A KEYWORD value: RFC 9051 flag-keyword, an atom ("$Junk", "NonJunk").
+local function keyword_arg(v, key)
+  local ok, why = core.valid("atom", v)
+  if not ok then
+    fail("%s needs a flag keyword, %s is not one: %s", key,
+      type(v) == "string" and '"' .. v .. '"' or tostring(v), why)
+  end
+  return v
 end
 
 local encode_keys
@@ -72,9 +89,12 @@ local function value_arg(kind, v, key, state)
     end
     return v
   elseif kind == "a" then
-    if type(v) ~= "string" or v == "" or v:find("[%c%s%(%)%{\"\\%]%%%*]") and
-        not v:match("^\\%a+$") then
-      fail("%s needs a flag keyword, got %s", key, tostring(v))
+    return keyword_arg(v, key)
+  elseif kind == "o" then
+    -- RFC 8474: objectid = 1*255(ALPHA / DIGIT / "_" / "-")
+    if type(v) ~= "string" or #v > 255 or not v:match("^[%w_%-]+$") then
+      fail("%s needs an object id (letters, digits, _ and -), got %s", key,
+        tostring(v))
     end
     return v
   elseif kind == "S" then
@@ -88,7 +108,7 @@ local function encode_one(list, i, out, state)
   local item = list[i]
   if item == nil then fail("a search key is missing at position %d", i) end
   if type(item) == "table" then
-    if item.str or item.qstr or item.literal then
+    if item.str or item.qstr or item.literal or item.seqset then
       out[#out + 1] = item
     else
       local group = {}
@@ -98,7 +118,7 @@ local function encode_one(list, i, out, state)
     return i + 1
   end
   if math.type(item) == "integer" then
-    out[#out + 1] = tostring(item)
+    out[#out + 1] = set_arg(item, ("position %d"):format(i), state.set)
     return i + 1
   end
   if type(item) ~= "string" then
@@ -107,8 +127,8 @@ local function encode_one(list, i, out, state)
   local key = item:upper()
   local spec = ARGS[key]
   if spec == nil then
-    if item:match("^[0-9:,*$]+$") then
-      out[#out + 1] = item -- a sequence set
+    if core.valid("seqset", item) then
+      out[#out + 1] = { seqset = item }
       return i + 1
     end
     fail("unknown search key %q at position %d", item, i)
