@@ -1,10 +1,14 @@
 /* conn.h: one IMAP connection in C: a transport, the response parser fed
- * from a bounded read-ahead buffer, and the session state. It moves bytes
- * and tracks state; deciding what to send is the caller's business. */
+ * from a bounded read-ahead buffer, the session state, and the
+ * bookkeeping of commands in flight: sending a command part by part as
+ * continuations allow, handing each response to the reader of the
+ * command it belongs to and holding the others in a bounded queue.
+ * Deciding what to send is the caller's business. */
 #ifndef ISF_CONN_H
 #define ISF_CONN_H
 
 #include "parser.h"
+#include "queue.h"
 #include "session.h"
 #include "transport.h"
 
@@ -18,10 +22,19 @@ struct isf_conn {
     size_t rpos, rlen;   /* rbuf[rpos..rlen) was read but not parsed yet */
     int ready;           /* the parser holds a response handed out */
     int broken;          /* the stream is out of sync or closed */
-    int tag_known;       /* last tagged response matched a command sent */
-    char last_name[ISF_CMDNAME_MAX]; /* command the last tagged response
-                                        completed */
+    struct isf_queue q;  /* responses held for other readers */
+    struct isf_queued *held;  /* queued response handed out last */
+    struct isf_owner owner;   /* owner of the response handed out last */
+    /* Called for every response as it comes off the wire (the protocol
+     * trace); it must not fail or touch the connection. */
+    void (*on_wire)(void *ctx, const struct isf_response *r);
+    void *wire_ctx;
+    long long deadline_ms; /* monotonic ms by which the current call must
+                              end (a command's deadline), 0 for none */
 };
+
+/* Milliseconds on the monotonic clock, for deadline_ms. */
+long long isf_conn_now_ms(void);
 
 /* Takes ownership of t (also on failure). limits may be NULL. */
 int isf_conn_new(struct isf_transport *t, const struct isf_limits *limits,
@@ -29,11 +42,33 @@ int isf_conn_new(struct isf_transport *t, const struct isf_limits *limits,
 /* Closes the transport and frees everything; NULL is fine. */
 void isf_conn_free(struct isf_conn *c);
 
-/* Reads until the next complete response and stores it in *out (valid
- * until the next call). Updates the session state. ISF_ETIMEOUT leaves the
- * connection usable; any other failure marks it broken. */
+/* The next response for the reader of tag's command, in *out (valid until
+ * the next call), with its owner in c->owner: held responses first, then
+ * the wire. A response belongs to tag's reader when tag owns it, when no
+ * command does (unsolicited data, continuations) or when its command was
+ * abandoned (stale: the reader applies its state changes and drops it);
+ * responses of other commands in flight are held for their readers. With
+ * tag NULL every response is for the caller. A completion for a tag never
+ * sent is ignored. timeout_ms bounds each wait for bytes, c->deadline_ms
+ * (when set) the whole call. ISF_ETIMEOUT leaves the connection usable;
+ * any other failure marks it broken. */
+int isf_conn_read(struct isf_conn *c, const char *tag, int timeout_ms,
+                  const struct isf_response **out, struct isf_error *e);
+
+/* isf_conn_read(c, NULL, ...). */
 int isf_conn_next(struct isf_conn *c, int timeout_ms,
                   const struct isf_response **out, struct isf_error *e);
+
+/* Sends an encoded command whose tag the session has reserved: writes it
+ * segment by segment, waiting for the server's "+" before each
+ * synchronizing literal; what arrives meanwhile is held for its reader.
+ * Returns 0 when sent whole, 1 when the server refused the command before
+ * its literal (the NO/BAD is held for tag's reader), or a negative code
+ * (the tag is then forgotten; a failure after the first byte breaks the
+ * connection). */
+int isf_conn_send(struct isf_conn *c, const char *tag, const char *wire,
+                  const size_t *seg_end, size_t nseg, size_t len,
+                  int timeout_ms, struct isf_error *e);
 
 int isf_conn_write(struct isf_conn *c, const void *data, size_t len,
                    int timeout_ms, struct isf_error *e);

@@ -1,8 +1,9 @@
 /* lua_conn.c: the Connection userdata ("imapsift.Connection"): opening
- * transports, TLS, sending encoded commands (answering continuations for
- * synchronizing literals), reading responses as Lua tables, and the
- * protocol trace. Responses read while a command waits for a continuation
- * are queued, so several commands can be in flight at once. */
+ * transports, TLS, encoding commands and handing them to the connection
+ * (conn.c owns the commands in flight: the send loop, matching replies
+ * to tags, the queue), reading responses as Lua tables, and the protocol
+ * trace. A trace function that uses the connection it traces gets a
+ * "usage" error instead of reaching freed or half-updated state. */
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,22 +16,37 @@
 #include "trace.h"
 
 #define CONN_MT "imapsift.Connection"
-#define UV_QUEUE 1 /* user value 1: queue of response tables */
-#define UV_TRACE 2 /* user value 2: trace function or nil */
+#define UV_TRACE 1 /* user value 1: trace function or nil */
 
 struct lconn {
     struct isf_conn *c;    /* NULL once closed */
     int timeout_ms;        /* default for reads and writes */
-    lua_Integer qhead, qtail; /* queue indices: [qhead, qtail) */
+    int busy;              /* inside a read or send (trace calls run) */
     char kind[8];          /* "tcp", "tls", "proc" for __tostring */
 };
 
+/* Raises a structured error { kind, text }. */
+static int raise_kind(lua_State *L, const char *kind, const char *text)
+{
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, kind);
+    lua_setfield(L, -2, "kind");
+    lua_pushstring(L, text);
+    lua_setfield(L, -2, "text");
+    return lua_error(L);
+}
+
+/* The connection at index 1, open and not in the middle of a call that
+ * runs the trace function. */
 static struct lconn *check_lconn(lua_State *L)
 {
     struct lconn *lc = luaL_checkudata(L, 1, CONN_MT);
 
+    if (lc->busy)
+        raise_kind(L, "usage", "the connection cannot be used from its own "
+                   "trace function");
     if (lc->c == NULL)
-        luaL_error(L, "connection is closed");
+        raise_kind(L, "closed", "connection is closed");
     return lc;
 }
 
@@ -50,13 +66,11 @@ static int timeout_arg(lua_State *L, int idx, int dflt)
  * resource is acquired, so a memory error cannot leak a connection. */
 static struct lconn *new_lconn(lua_State *L)
 {
-    struct lconn *lc = lua_newuserdatauv(L, sizeof *lc, 2);
+    struct lconn *lc = lua_newuserdatauv(L, sizeof *lc, 1);
 
     memset(lc, 0, sizeof *lc);
     lc->timeout_ms = 60000;
     luaL_setmetatable(L, CONN_MT);
-    lua_newtable(L);
-    lua_setiuservalue(L, -2, UV_QUEUE);
     return lc;
 }
 
@@ -76,100 +90,181 @@ static int tracing(lua_State *L, int ud)
 }
 
 /* Calls the trace function with (direction, line); errors in it are
- * ignored: a trace must never break a session. */
+ * ignored: a trace must never break a session. The connection is busy
+ * meanwhile, so the function cannot use it. */
 static void trace_line(lua_State *L, int ud, const char *dir,
                        const char *s, size_t n)
 {
+    struct lconn *lc = lc_of(L, ud);
+
     lua_getiuservalue(L, ud, UV_TRACE);
     lua_pushstring(L, dir);
     lua_pushlstring(L, s, n);
+    lc->busy++;
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK)
+        lua_pop(L, 1);
+    lc->busy--;
+}
+
+/* Runs under lua_pcall (trace_hook): traces the response (light
+ * userdata at 2) of the connection at 1. */
+static int trace_response(lua_State *L)
+{
+    const struct isf_response *r = lua_touserdata(L, 2);
+    struct lconn *lc = lc_of(L, 1);
+    struct isf_buf b;
+    int rc;
+
+    if (!tracing(L, 1))
+        return 0;
+    /* SASL challenges (a SCRAM server-first and server-final together
+     * allow an offline dictionary attack) stay out of traces. */
+    if (r->kind == ISF_RESP_CONTINUE &&
+        isf_session_inflight(&lc->c->s, "AUTHENTICATE")) {
+        trace_line(L, 1, "S", "+ ***", 5);
+        return 0;
+    }
+    isf_buf_init(&b, 64 * 1024);
+    rc = isf_trace_response(&b, r);
+    if (rc == 0)
+        lua_pushlstring(L, b.data ? b.data : "", b.len);
+    isf_buf_free(&b);
+    if (rc == ISF_ELIMIT)
+        lua_pushliteral(L, "(response too long to trace)");
+    else if (rc < 0)
+        return 0;
+    trace_line(L, 1, "S", lua_tostring(L, -1), lua_rawlen(L, -1));
+    return 0;
+}
+
+/* The connection's on_wire hook while a read or send runs: everything
+ * that could raise happens inside lua_pcall, so no Lua error unwinds the
+ * connection's own loops. */
+struct hook_ctx {
+    lua_State *L;
+    int ud;
+};
+
+static void trace_hook(void *ctx, const struct isf_response *r)
+{
+    struct hook_ctx *h = ctx;
+    lua_State *L = h->L;
+
+    if (!lua_checkstack(L, 4))
+        return;
+    lua_pushcfunction(L, trace_response);
+    lua_pushvalue(L, h->ud);
+    lua_pushlightuserdata(L, (void *)r);
     if (lua_pcall(L, 2, 0, 0) != LUA_OK)
         lua_pop(L, 1);
 }
 
-static void trace_response(lua_State *L, int ud,
-                           const struct isf_response *r)
+/* A call's time budget in seconds at idx (none or nil: no deadline) as
+ * the connection's deadline. */
+static void set_deadline(lua_State *L, struct lconn *lc, int idx)
 {
-    struct isf_buf b;
+    lua_Number s;
 
-    if (!tracing(L, ud))
+    lc->c->deadline_ms = 0;
+    if (lua_isnoneornil(L, idx))
         return;
-    /* SASL challenges (a SCRAM server-first and server-final together
-     * allow an offline dictionary attack) stay out of traces. */
-    if (r->kind == ISF_RESP_CONTINUE &&
-        isf_session_inflight(&lc_of(L, ud)->c->s, "AUTHENTICATE")) {
-        trace_line(L, ud, "S", "+ ***", 5);
-        return;
+    s = luaL_checknumber(L, idx);
+    if (s > 2e6)
+        s = 2e6;
+    /* s <= 0: a deadline already passed, so the call times out. */
+    lc->c->deadline_ms = isf_conn_now_ms() + (s > 0 ? (long long)(s * 1000)
+                                                    : 0);
+}
+
+/* Marks the connection busy and routes its trace while a call runs. */
+static void enter(struct lconn *lc, struct hook_ctx *h, lua_State *L)
+{
+    h->L = L;
+    h->ud = 1;
+    lc->busy++;
+    lc->c->on_wire = trace_hook;
+    lc->c->wire_ctx = h;
+}
+
+static void leave(struct lconn *lc)
+{
+    lc->busy--;
+    if (lc->c) {
+        lc->c->on_wire = NULL;
+        lc->c->wire_ctx = NULL;
+        lc->c->deadline_ms = 0;
     }
-    isf_buf_init(&b, 64 * 1024);
-    if (isf_trace_response(&b, r) == ISF_ELIMIT)
-        isf_buf_reset(&b), isf_buf_puts(&b, "(response too long to trace)");
-    lua_pushlstring(L, b.data ? b.data : "", b.len);
-    isf_buf_free(&b);
-    trace_line(L, ud, "S", lua_tostring(L, -1), lua_rawlen(L, -1));
-    lua_pop(L, 1);
 }
 
-/* --- the response queue ---------------------------------------------- */
-
-static void queue_push(lua_State *L, struct lconn *lc, int ud)
+/* Pushes r with what the session knows of it: command = name of the
+ * command a tagged response completes; stale = true when it belongs to a
+ * command its caller abandoned. */
+static void push_owned(lua_State *L, const struct isf_conn *c,
+                       const struct isf_response *r)
 {
-    lua_getiuservalue(L, ud, UV_QUEUE);
-    lua_insert(L, -2);
-    lua_rawseti(L, -2, ++lc->qtail);
-    lua_pop(L, 1);
-}
-
-static int queue_pop(lua_State *L, struct lconn *lc, int ud)
-{
-    if (lc->qhead >= lc->qtail)
-        return 0;
-    lua_getiuservalue(L, ud, UV_QUEUE);
-    lua_rawgeti(L, -1, ++lc->qhead);
-    lua_pushnil(L);
-    lua_rawseti(L, -3, lc->qhead);
-    lua_remove(L, -2);
-    if (lc->qhead == lc->qtail)
-        lc->qhead = lc->qtail = 0;
-    return 1;
-}
-
-/* Reads one response from the wire and pushes it as a table, with the
- * tagged extras: command = name of the command it completes, unknown_tag
- * when the tag matched nothing in flight. Returns 0 or a core code. */
-static int read_one(lua_State *L, struct lconn *lc, int ud, int timeout_ms,
-                    struct isf_error *e)
-{
-    const struct isf_response *r;
-    int rc = isf_conn_next(lc->c, timeout_ms, &r, e);
-
-    if (rc < 0)
-        return rc;
-    trace_response(L, ud, r);
     isf_push_response(L, r);
-    if (r->kind == ISF_RESP_TAGGED) {
-        if (lc->c->tag_known) {
-            lua_pushstring(L, lc->c->last_name);
-            lua_setfield(L, -2, "command");
-        } else {
-            lua_pushboolean(L, 1);
-            lua_setfield(L, -2, "unknown_tag");
-        }
+    if (r->kind == ISF_RESP_TAGGED && c->owner.known) {
+        lua_pushstring(L, c->owner.name);
+        lua_setfield(L, -2, "command");
     }
-    return 0;
+    if (c->owner.stale) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "stale");
+    }
 }
 
-/* conn:read([timeout]) -> response | nil, err */
+/* conn:read([timeout [, tag [, budget]]]) -> response, bytes | nil, err
+ * With tag, only responses for that command's reader (see conn.h).
+ * timeout bounds each wait for bytes, budget (seconds) the whole call. */
 static int l_read(lua_State *L)
 {
     struct lconn *lc = check_lconn(L);
     int timeout = timeout_arg(L, 2, lc->timeout_ms);
+    const char *tag = luaL_optstring(L, 3, NULL);
+    const struct isf_response *r;
+    struct hook_ctx h;
+    struct isf_error e;
+    int rc;
+
+    set_deadline(L, lc, 4);
+    enter(lc, &h, L);
+    rc = isf_conn_read(lc->c, tag, timeout, &r, &e);
+    leave(lc);
+    if (rc < 0)
+        return isf_lua_fail(L, &e);
+    push_owned(L, lc->c, r);
+    lua_pushinteger(L, (lua_Integer)r->wire_len);
+    return 2;
+}
+
+/* conn:abandon(tag): the caller gives up on tag's command; what the
+ * server still sends for it comes back marked stale. */
+static int l_abandon(lua_State *L)
+{
+    struct lconn *lc = check_lconn(L);
     struct isf_error e;
 
-    if (queue_pop(L, lc, 1))
-        return 1;
-    if (read_one(L, lc, 1, timeout, &e) < 0)
+    if (isf_session_abandon(&lc->c->s, luaL_checkstring(L, 2), &e) < 0)
         return isf_lua_fail(L, &e);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* conn:abandoned() -> commands abandoned and not completed yet. */
+static int l_abandoned(lua_State *L)
+{
+    struct lconn *lc = check_lconn(L);
+
+    lua_pushinteger(L, (lua_Integer)lc->c->s.nabandoned);
+    return 1;
+}
+
+/* conn:held() -> responses held for other commands' readers. */
+static int l_held(lua_State *L)
+{
+    struct lconn *lc = check_lconn(L);
+
+    lua_pushinteger(L, (lua_Integer)lc->c->q.count);
     return 1;
 }
 
@@ -223,61 +318,11 @@ static struct isf_cmd *new_scratch_cmd(lua_State *L)
     return cmd;
 }
 
-/* Waits for the "+" that lets the next literal go. Responses read
- * meanwhile are queued. Returns 1 to go on, 0 when the server completed
- * the command instead (NO/BAD), or a negative code. */
-static int await_continuation(lua_State *L, struct lconn *lc, const char *tag,
-                              struct isf_error *e)
-{
-    const struct isf_response *r;
-    int rc;
-
-    for (;;) {
-        rc = isf_conn_next(lc->c, lc->timeout_ms, &r, e);
-        if (rc < 0)
-            return rc;
-        trace_response(L, 1, r);
-        if (r->kind == ISF_RESP_CONTINUE)
-            return 1;
-        isf_push_response(L, r);
-        if (r->kind == ISF_RESP_TAGGED && lc->c->tag_known) {
-            lua_pushstring(L, lc->c->last_name);
-            lua_setfield(L, -2, "command");
-        }
-        queue_push(L, lc, 1);
-        if (r->kind == ISF_RESP_TAGGED && r->tag_len == strlen(tag) &&
-            memcmp(r->bytes + r->tag_off, tag, r->tag_len) == 0)
-            return 0;
-    }
-}
-
-static int send_segments(lua_State *L, struct lconn *lc,
-                         const struct isf_cmd *cmd, const char *tag,
-                         struct isf_error *e)
-{
-    size_t seg, start = 0, end;
-    int rc;
-
-    for (seg = 0; seg <= cmd->nseg; seg++) {
-        end = seg < cmd->nseg ? cmd->seg_end[seg] : cmd->wire.len;
-        rc = isf_conn_write(lc->c, cmd->wire.data + start, end - start,
-                            lc->timeout_ms, e);
-        if (rc < 0)
-            return rc;
-        start = end;
-        if (seg < cmd->nseg) {
-            rc = await_continuation(L, lc, tag, e);
-            if (rc < 0)
-                lc->c->broken = 1; /* the server waits for the literal */
-            if (rc <= 0)
-                return rc;
-        }
-    }
-    return 0;
-}
-
-/* conn:send(name, args [, flags]) -> tag | nil, err
- * Refuses a command the session state does not allow (kind "usage"). */
+/* conn:send(name, args [, flags [, budget]]) -> tag, refused | nil, err
+ * budget (seconds) bounds the whole call, continuations included.
+ * Refuses a command the session state does not allow (kind "usage").
+ * refused is true when the server turned the command down before its
+ * literal could go (the NO/BAD comes with the next read for tag). */
 static int l_send(lua_State *L)
 {
     struct lconn *lc = check_lconn(L);
@@ -285,6 +330,7 @@ static int l_send(lua_State *L)
     char tag[ISF_TAG_MAX];
     struct isf_cmd *cmd;
     struct isf_error e;
+    struct hook_ctx h;
     size_t max_bytes;
     unsigned flags;
     int rc;
@@ -292,24 +338,34 @@ static int l_send(lua_State *L)
     if (!lua_isnoneornil(L, 3))
         luaL_checktype(L, 3, LUA_TTABLE);
     flags = cmd_flags(L, 4, &max_bytes);
+    if (!lua_isnoneornil(L, 5))
+        luaL_checknumber(L, 5);
+    lua_settop(L, 5);
     if (isf_session_begin(&lc->c->s, name, tag, &e) < 0)
         return isf_lua_fail(L, &e);
-    cmd = new_scratch_cmd(L); /* at index 5: freed by __gc if we unwind */
+    cmd = new_scratch_cmd(L); /* at index 6: freed by __gc if we unwind */
     isf_cmd_init(cmd, tag, name, flags, max_bytes);
     rc = lua_isnoneornil(L, 3) ? 0 : isf_lua_build_args(L, 3, cmd, &e);
     if (rc == 0)
         rc = isf_cmd_finish(cmd, &e);
-    if (rc == 0 && tracing(L, 1))
-        trace_line(L, 1, "C", cmd->trace.data, cmd->trace.len);
-    if (rc == 0)
-        rc = send_segments(L, lc, cmd, tag, &e);
-    isf_cmd_free(cmd);
     if (rc < 0) {
+        isf_cmd_free(cmd);
         isf_session_forget(&lc->c->s, tag);
         return isf_lua_fail(L, &e);
     }
+    if (tracing(L, 1))
+        trace_line(L, 1, "C", cmd->trace.data, cmd->trace.len);
+    set_deadline(L, lc, 5);
+    enter(lc, &h, L);
+    rc = isf_conn_send(lc->c, tag, cmd->wire.data, cmd->seg_end, cmd->nseg,
+                       cmd->wire.len, lc->timeout_ms, &e);
+    leave(lc);
+    isf_cmd_free(cmd);
+    if (rc < 0)
+        return isf_lua_fail(L, &e);
     lua_pushstring(L, tag);
-    return 1;
+    lua_pushboolean(L, rc == 1);
+    return 2;
 }
 
 /* conn:write_line(bytes [, secret]) -> true | nil, err
@@ -425,6 +481,15 @@ static int l_set_trace(lua_State *L)
     return 0;
 }
 
+/* conn:timeout() -> seconds each wait for bytes may take (-1: none). */
+static int l_timeout(lua_State *L)
+{
+    struct lconn *lc = check_lconn(L);
+
+    lua_pushnumber(L, lc->timeout_ms < 0 ? -1 : lc->timeout_ms / 1000.0);
+    return 1;
+}
+
 static int l_set_timeout(lua_State *L)
 {
     struct lconn *lc = check_lconn(L);
@@ -438,6 +503,9 @@ static int l_close(lua_State *L)
 {
     struct lconn *lc = luaL_checkudata(L, 1, CONN_MT);
 
+    if (lc->busy)
+        return raise_kind(L, "usage", "the connection cannot be closed "
+                          "from its own trace function");
     isf_conn_free(lc->c);
     lc->c = NULL;
     return 0;
@@ -542,6 +610,8 @@ void isf_lua_open_conn(lua_State *L)
         {"write_line", l_write_line}, {"starttls", l_starttls},
         {"state", l_state},         {"unread", l_unread},
         {"inflight", l_inflight},   {"set_trace", l_set_trace},
+        {"abandon", l_abandon},     {"abandoned", l_abandoned},
+        {"held", l_held},           {"timeout", l_timeout},
         {"set_timeout", l_set_timeout}, {"close", l_close},
         {"closed", l_closed},       {"compress", l_compress},
         {NULL, NULL},

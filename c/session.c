@@ -106,8 +106,23 @@ static struct isf_inflight *free_slot(struct isf_session *s)
     size_t i;
 
     for (i = 0; i < ISF_MAX_INFLIGHT; i++)
-        if (!s->inflight[i].used)
+        if (s->inflight[i].phase == ISF_PH_FREE)
             return &s->inflight[i];
+    return NULL;
+}
+
+/* The slot of tag (n bytes), or NULL. */
+static struct isf_inflight *find(const struct isf_session *s,
+                                 const char *tag, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < ISF_MAX_INFLIGHT; i++) {
+        const struct isf_inflight *f = &s->inflight[i];
+        if (f->phase != ISF_PH_FREE && strlen(f->tag) == n &&
+            memcmp(f->tag, tag, n) == 0)
+            return (struct isf_inflight *)f;
+    }
     return NULL;
 }
 
@@ -127,7 +142,9 @@ int isf_session_begin(struct isf_session *s, const char *name, char *tag,
     snprintf(tag, ISF_TAG_MAX, "%s%lu", s->prefix, s->next_tag++);
     memcpy(slot->tag, tag, ISF_TAG_MAX);
     snprintf(slot->name, sizeof slot->name, "%s", name);
-    slot->used = 1;
+    slot->phase = ISF_PH_RESERVED;
+    slot->abandoned = 0;
+    slot->order = s->next_order++;
     s->ninflight++;
     return 0;
 }
@@ -137,21 +154,55 @@ int isf_session_inflight(const struct isf_session *s, const char *word)
     size_t i;
 
     for (i = 0; i < ISF_MAX_INFLIGHT; i++)
-        if (s->inflight[i].used && is_cmd(s->inflight[i].name, word))
+        if (s->inflight[i].phase != ISF_PH_FREE &&
+            is_cmd(s->inflight[i].name, word))
             return 1;
     return 0;
 }
 
+static void release(struct isf_session *s, struct isf_inflight *f)
+{
+    if (f->abandoned)
+        s->nabandoned--;
+    memset(f, 0, sizeof *f);
+    s->ninflight--;
+}
+
 void isf_session_forget(struct isf_session *s, const char *tag)
 {
-    size_t i;
+    struct isf_inflight *f = find(s, tag, strlen(tag));
 
-    for (i = 0; i < ISF_MAX_INFLIGHT; i++) {
-        if (s->inflight[i].used && strcmp(s->inflight[i].tag, tag) == 0) {
-            s->inflight[i].used = 0;
-            s->ninflight--;
-        }
-    }
+    if (f)
+        release(s, f);
+}
+
+void isf_session_sent(struct isf_session *s, const char *tag, int whole)
+{
+    struct isf_inflight *f = find(s, tag, strlen(tag));
+
+    if (f)
+        f->phase = whole ? ISF_PH_SENT : ISF_PH_SENDING;
+}
+
+enum isf_phase isf_session_phase(const struct isf_session *s,
+                                 const char *tag)
+{
+    const struct isf_inflight *f = find(s, tag, strlen(tag));
+
+    return f ? (enum isf_phase)f->phase : ISF_PH_FREE;
+}
+
+int isf_session_abandon(struct isf_session *s, const char *tag,
+                        struct isf_error *e)
+{
+    struct isf_inflight *f = find(s, tag, strlen(tag));
+
+    if (f == NULL)
+        return isf_error_set(e, ISF_EUSAGE, "tag %s is not in flight", tag);
+    if (!f->abandoned)
+        s->nabandoned++;
+    f->abandoned = 1;
+    return 0;
 }
 
 static int is_cmd(const char *name, const char *word)
@@ -191,27 +242,100 @@ static void on_untagged(struct isf_session *s, const struct isf_response *r)
     }
 }
 
-int isf_session_on_response(struct isf_session *s,
-                            const struct isf_response *r, char *name,
-                            size_t name_size)
+/* The command that ran longest among those written (any part). */
+static const struct isf_inflight *oldest(const struct isf_session *s)
 {
+    const struct isf_inflight *best = NULL;
     size_t i;
 
-    if (r->kind == ISF_RESP_UNTAGGED)
-        on_untagged(s, r);
-    if (r->kind != ISF_RESP_TAGGED)
-        return -1;
     for (i = 0; i < ISF_MAX_INFLIGHT; i++) {
-        struct isf_inflight *f = &s->inflight[i];
-        if (!f->used || strlen(f->tag) != r->tag_len ||
-            memcmp(f->tag, r->bytes + r->tag_off, r->tag_len) != 0)
-            continue;
-        if (name)
-            snprintf(name, name_size, "%s", f->name);
-        on_completion(s, f->name, r->status);
-        f->used = 0;
-        s->ninflight--;
-        return 1;
+        const struct isf_inflight *f = &s->inflight[i];
+        if ((f->phase == ISF_PH_SENDING || f->phase == ISF_PH_SENT) &&
+            (best == NULL || f->order < best->order))
+            best = f;
     }
-    return 0;
+    return best;
+}
+
+static int node_is(const struct isf_response *r, size_t i, int type,
+                   const char *word)
+{
+    const struct isf_node *n;
+
+    if (i >= r->nnodes)
+        return 0;
+    n = &r->nodes[i];
+    return n->type == type &&
+           (word == NULL || (n->len == strlen(word) &&
+                             strncasecmp(r->bytes + n->off, word,
+                                         n->len) == 0));
+}
+
+/* The command an ESEARCH names in its correlator, "(TAG "A1")"
+ * (RFC 4731 section 3.1), or NULL. */
+static const struct isf_inflight *esearch_owner(const struct isf_session *s,
+                                                const struct isf_response *r)
+{
+    size_t first = 1, list, tag;
+
+    if (r->nnodes < 5 || !node_is(r, first, ISF_NODE_ATOM, "ESEARCH"))
+        return NULL;
+    list = isf_node_next(r, first);
+    if (!node_is(r, list, ISF_NODE_LIST, NULL) ||
+        !node_is(r, list + 1, ISF_NODE_ATOM, "TAG"))
+        return NULL;
+    tag = list + 2;
+    if (tag >= r->nnodes || (r->nodes[tag].type != ISF_NODE_STRING &&
+                             r->nodes[tag].type != ISF_NODE_ATOM))
+        return NULL;
+    return find(s, r->bytes + r->nodes[tag].off, r->nodes[tag].len);
+}
+
+static void set_owner(struct isf_owner *o, const struct isf_inflight *f)
+{
+    snprintf(o->tag, sizeof o->tag, "%s", f->tag);
+    snprintf(o->name, sizeof o->name, "%s", f->name);
+    o->stale = f->abandoned;
+}
+
+/* A tagged response: the completion of a command written at least in
+ * part, or a tag never sent (known stays 0 and nothing changes). */
+static void on_tagged(struct isf_session *s, const struct isf_response *r,
+                      struct isf_owner *o)
+{
+    struct isf_inflight *f = find(s, r->bytes + r->tag_off, r->tag_len);
+
+    if (f == NULL || f->phase == ISF_PH_RESERVED)
+        return;
+    if (f->phase == ISF_PH_SENDING && r->status == ISF_ST_OK) {
+        o->premature = 1; /* "OK" to a command missing its literal */
+        return;
+    }
+    o->known = 1;
+    set_owner(o, f);
+    /* A malformed completion fails its command: no state change rests
+     * on it (a SELECT it answers leaves no mailbox selected). */
+    on_completion(s, f->name, r->malformed ? ISF_ST_BAD : r->status);
+    release(s, f);
+}
+
+void isf_session_on_response(struct isf_session *s,
+                             const struct isf_response *r,
+                             struct isf_owner *o)
+{
+    const struct isf_inflight *f;
+
+    memset(o, 0, sizeof *o);
+    if (r->kind == ISF_RESP_TAGGED) {
+        on_tagged(s, r, o);
+        return;
+    }
+    if (r->kind != ISF_RESP_UNTAGGED)
+        return;
+    on_untagged(s, r);
+    f = esearch_owner(s, r);
+    if (f == NULL)
+        f = oldest(s);
+    if (f)
+        set_owner(o, f);
 }

@@ -217,8 +217,9 @@ describe("compress against the fake server", function()
     assert.equal(7, r.n)
     -- A whole command round trip (the fake cannot read the compressed
     -- command, but answers it after a pause).
-    local data = imap:noop()
-    assert.equal("RECENT", data[1].type)
+    imap:noop()
+    -- RECENT only updates the mailbox: kept for response(), not per command.
+    assert.equal(3, imap:response("RECENT")[1].n)
   end)
 
   it("sends COMPRESS DEFLATE and nothing else in plain", function()

@@ -125,11 +125,8 @@ describe("the connection object against Dovecot", function()
       server.append(other, "INBOX", { { subject = "for noop" } })
       other:logout()
       local data = imap:noop()
-      local exists
-      for _, r in ipairs(data) do
-        if r.type == "EXISTS" then exists = r.n end
-      end
-      assert.equal(1, exists)
+      -- EXISTS is folded: the data says what came, the mailbox holds it.
+      assert.equal(1, data.exists)
       assert.equal(1, imap.mailbox.exists)
     end)
 
@@ -835,13 +832,15 @@ describe("the connection object against Dovecot", function()
       other:store({ uids[1] }, "+FLAGS.SILENT", { "\\Deleted" })
       other:expunge()
       other:logout()
-      local data = imap:noop()
+      imap:response("FETCH")
+      imap:noop()
       assert.equal(2, imap.mailbox.exists)
       local expunges = imap:response("EXPUNGE")
       assert.equal(1, #expunges)
       assert.equal(1, expunges[1].n)
       local flagged
-      for _, r in ipairs(data) do
+      -- Flag updates fold into the mailbox; response() keeps them.
+      for _, r in ipairs(imap:response("FETCH")) do
         if r.type == "FETCH" and has(r.flags or {}, "\\Flagged") then
           flagged = r
         end

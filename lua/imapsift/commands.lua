@@ -11,7 +11,8 @@ local set = require "imapsift.set"
 local search = require "imapsift.search"
 local argforms = require "imapsift.args"
 local internaldate = require "imapsift.internaldate"
-local Connection = require("imapsift.connection").Connection
+local connection = require "imapsift.connection"
+local Connection = connection.Connection
 
 local usage = errors.usage
 
@@ -30,14 +31,22 @@ function Connection:decode_name(s)
   return core.mutf7_decode(s) or s
 end
 
--- Expands a message set the server sent (COPYUID, APPENDUID, ESEARCH).
--- One that cannot be expanded ("*", too large) is the server's fault.
-local function expand(s, what)
-  local ok, list = pcall(set.expand, s)
-  if not ok then
+-- Expands a message set the server sent (COPYUID, APPENDUID, ESEARCH)
+-- in reply to the command whose data is data: every set of one command
+-- counts against one cap on UIDs (limits.max_uids). One that cannot be
+-- expanded ("*", too large) is the server's fault.
+local function expand(s, what, data)
+  local room = connection.uid_room(data)
+  local ok, list = pcall(set.expand, s, room)
+  if not ok and tostring(list):find("too large", 1, true) then
+    errors.raise{ kind = "limit", command = what,
+      text = ("server sent more than %d UIDs for one command " ..
+        "(limits.max_uids)"):format(connection.limit_of(data, "max_uids")) }
+  elseif not ok then
     errors.raise{ kind = "protocol", command = what,
       text = "server sent an unusable message set: " .. tostring(s) }
   end
+  connection.count_uids(data, #list, what)
   return list
 end
 
@@ -55,21 +64,31 @@ local function whole(msgset)
   return set.split(msgset, math.maxinteger)[1]
 end
 
--- Runs name over a message set, split to keep each line short; calls
--- build(piece) for the arguments. Returns the untagged data of all runs.
+-- Runs name over a message set, split to keep each line short, the
+-- pieces pipelined; calls build(piece) for the arguments. Returns the
+-- untagged data of all runs, the last completion, and the sequence
+-- numbers expunged meanwhile.
 function Connection:run_set(name, msgset, build, what, opts, mutating)
   opts = opts or {}
-  local uid = not opts.seq
-  local full = uid and ("UID " .. name) or name
+  local full = opts.seq and name or ("UID " .. name)
   local pieces = set.split(msgset, self.max_line - 200)
-  local all, last = {}, nil
-  for _, piece in ipairs(pieces) do
-    local runner = mutating and self.mutate or self.run
-    local tagged, data = runner(self, full, build(piece), what, opts.each)
+  local all, gone, last = {}, {}, nil
+  local function merge(_, tagged, data)
     last = tagged
-    for _, r in ipairs(data or {}) do all[#all + 1] = r end
+    table.move(data or {}, 1, #(data or {}), #all + 1, all)
+    local ex = data and data.expunged or {}
+    table.move(ex, 1, #ex, #gone + 1, gone)
   end
-  return all, last
+  if mutating and self.intercept then
+    for i, piece in ipairs(pieces) do
+      merge(i, self:mutate(full, build(piece), what, opts.each))
+    end
+  else
+    self:run_window(#pieces, function(i)
+      return full, build(pieces[i]), what
+    end, merge, opts.each)
+  end
+  return all, last, gone
 end
 
 ---------------------------------------------------------------------------
@@ -129,11 +148,13 @@ local function parse_select(self, name, data, tagged, readonly)
   local box = { name = name, flags = {}, permanentflags = {},
     readonly = readonly }
   self.mailbox = box
+  -- EXISTS and RECENT are folded into the intake (data.exists/recent).
+  box.exists, box.recent = data.exists, data.recent
   for _, r in ipairs(data) do
-    if r.type == "EXISTS" then box.exists = r.n
-    elseif r.type == "RECENT" then box.recent = r.n
-    elseif r.type == "FLAGS" then box.flags = r.flags
-    elseif r.code then self:absorb_code(r) end
+    if r.type == "FLAGS" then box.flags = r.flags
+    elseif r.code and r.code.name ~= "ALERT" then
+      self:absorb_code(r) -- again, for the new box; alerts were shown
+    end
   end
   local code = tagged.code and tagged.code.name
   if code == "READ-ONLY" then box.readonly = true
@@ -254,11 +275,11 @@ function Connection:append(name, message, opts)
       flags = opts.flags, date = date, message = message, size = #message,
       args = args, what = what }
   end
-  local tagged = self:mutate("APPEND", args, what)
+  local tagged, data = self:mutate("APPEND", args, what)
   local code = tagged and tagged.code
   if code and code.name == "APPENDUID" and type(code.value) == "table" then
     return { uidvalidity = code.value.uidvalidity,
-      uid = expand(code.value.uids, what)[1], uids = code.value.uids }
+      uid = expand(code.value.uids, what, data)[1], uids = code.value.uids }
   end
   return true
 end
@@ -323,10 +344,10 @@ function Connection:unselect()
   return true
 end
 
+-- The sequence numbers a command's EXPUNGE responses named (folded into
+-- data.expunged as they came).
 local function expunged(data)
-  local out = {}
-  for _, r in ipairs(data_of(data, "EXPUNGE")) do out[#out + 1] = r.n end
-  return out
+  return data.expunged or {}
 end
 
 -- expunge([uids]) -> sequence numbers expunged. With uids, UID EXPUNGE
@@ -347,9 +368,9 @@ function Connection:expunge(uids)
     return self:intercepted{ command = "UID EXPUNGE", uids = uids,
       args = { whole(uids) }, what = what }
   end
-  local data = self:run_set("EXPUNGE", uids,
+  local _, _, all = self:run_set("EXPUNGE", uids,
     function(p) return { argforms.seqset(p) } end, what, nil, true)
-  return expunged(data)
+  return all
 end
 
 -- search(criteria [, opts]) -> ascending UIDs (sequence numbers with
@@ -383,7 +404,9 @@ function Connection:search(criteria, opts)
     if r.type == "SEARCH" then
       for _, n in ipairs(r.nums) do out[#out + 1] = n end
     elseif r.type == "ESEARCH" and r.all then
-      for _, n in ipairs(expand(r.all, "SEARCH")) do out[#out + 1] = n end
+      for _, n in ipairs(expand(r.all, "SEARCH", data)) do
+        out[#out + 1] = n
+      end
     end
   end
   table.sort(out)
@@ -491,16 +514,16 @@ function Connection:store(msgset, mode, flags, opts)
 end
 
 -- COPYUID from a tagged or untagged response code, merged over pieces.
-local function copyuid_of(responses, mapping, what)
+local function copyuid_of(responses, mapping, what, data)
   for _, r in ipairs(responses) do
     local c = r.code
     if c and c.name == "COPYUID" and type(c.value) == "table" then
       mapping = mapping or { source = {}, dest = {} }
       mapping.uidvalidity = c.value.uidvalidity
-      for _, v in ipairs(expand(c.value.source, what)) do
+      for _, v in ipairs(expand(c.value.source, what, data)) do
         mapping.source[#mapping.source + 1] = v
       end
-      for _, v in ipairs(expand(c.value.dest, what)) do
+      for _, v in ipairs(expand(c.value.dest, what, data)) do
         mapping.dest[#mapping.dest + 1] = v
       end
     end
@@ -524,8 +547,8 @@ function Connection:transfer(cmd, msgset, dest, opts)
     local tagged, data = self:mutate(full,
       { argforms.seqset(piece), target }, what)
     if tagged then
-      mapping = copyuid_of(data or {}, mapping, what)
-      mapping = copyuid_of({ tagged }, mapping, what)
+      mapping = copyuid_of(data or {}, mapping, what, data)
+      mapping = copyuid_of({ tagged }, mapping, what, data)
     end
   end
   return mapping or true

@@ -25,18 +25,77 @@ local usage = errors.usage
 ---------------------------------------------------------------------------
 -- Responses
 
--- Remember untagged data by type for response(); update the mailbox and
--- the capabilities; report alerts.
-local KEEP = 1000 -- untagged responses kept per type for response()
+-- Default bounds on what a server can make the client keep (README,
+-- "Safety"); opts.limits overrides each.
+M.LIMITS = {
+  max_unsolicited = 1000,        -- responses a command did not ask for
+  max_unsolicited_bytes = 1 << 20,
+  max_uids = 2000000,            -- UIDs expanded from server sets, per command
+  max_kept = 1000,               -- responses kept for response()
+  max_kept_bytes = 1 << 20,
+}
 
-function Connection:remember(r)
+-- What each command asks for (its first word, "UID" skipped): untagged
+-- responses of other types are unsolicited and capped per command.
+local SOLICITS = {
+  FETCH = { FETCH = true }, STORE = { FETCH = true },
+  SEARCH = { SEARCH = true, ESEARCH = true },
+  SORT = { SORT = true, ESEARCH = true }, THREAD = { THREAD = true },
+  LIST = { LIST = true }, LSUB = { LSUB = true }, STATUS = { STATUS = true },
+  CAPABILITY = { CAPABILITY = true }, NAMESPACE = { NAMESPACE = true },
+  ID = { ID = true }, ENABLE = { ENABLED = true },
+  SELECT = { FLAGS = true, LIST = true }, EXAMINE = { FLAGS = true, LIST = true },
+  GETACL = { ACL = true }, MYRIGHTS = { MYRIGHTS = true },
+  LISTRIGHTS = { LISTRIGHTS = true }, GETQUOTA = { QUOTA = true },
+  GETQUOTAROOT = { QUOTAROOT = true, QUOTA = true },
+  GETMETADATA = { METADATA = true }, GETANNOTATION = { ANNOTATION = true },
+}
+
+local function command_word(name)
+  local w = name:upper():match("^UID (%S+)") or name:upper():match("^%S+")
+  return w
+end
+
+-- The limit named key, from opts.limits or the defaults.
+function Connection:limit(key)
+  local l = self.opts and self.opts.limits
+  return (l and l[key]) or M.LIMITS[key]
+end
+
+-- remember(r, size): keep r for response(). Bounded in count and bytes
+-- across every response name: past a bound the older half of each list
+-- goes (response() is imaplib's convenience, not a log).
+function Connection:remember(r, size)
   local acc = self.untagged[r.type]
   if not acc then acc = {}; self.untagged[r.type] = acc end
-  if #acc >= KEEP then
-    table.move(acc, KEEP // 2 + 1, #acc, 1)
-    for i = #acc, KEEP - KEEP // 2 + 1, -1 do acc[i] = nil end
+  self.kept = (self.kept or 0) + 1
+  self.kept_bytes = (self.kept_bytes or 0) + (size or 0)
+  if self.kept > self:limit("max_kept") or
+      self.kept_bytes > self:limit("max_kept_bytes") then
+    self:forget_older()
   end
   acc[#acc + 1] = r
+end
+
+function Connection:forget_older()
+  local kept = 0
+  for typ, list in pairs(self.untagged) do
+    local keep = #list // 2
+    table.move(list, #list - keep + 1, #list, 1)
+    for i = #list, keep + 1, -1 do list[i] = nil end
+    if keep == 0 then self.untagged[typ] = nil end
+    kept = kept + keep
+  end
+  self.kept, self.kept_bytes = kept, 0
+end
+
+-- Untagged data that only updates the selected mailbox: folded into
+-- self.mailbox, never collected per command. A FETCH is such an update
+-- unless the command asked for FETCH responses.
+local STATE = { EXISTS = true, RECENT = true, EXPUNGE = true }
+
+local function folds(r, solicited)
+  return STATE[r.type] or (r.type == "FETCH" and not solicited)
 end
 
 function Connection:absorb(r)
@@ -53,13 +112,19 @@ function Connection:absorb(r)
   if r.code then self:absorb_code(r) end
 end
 
+-- An ALERT read before STARTTLS completed may come from anyone on the
+-- path: it is traced, never shown as the server's word.
+function Connection:plaintext_phase()
+  return self.tls_mode == "starttls" and not self.tls_active
+end
+
 function Connection:absorb_code(r)
   local name, box = r.code.name, self.mailbox
   if name == "CAPABILITY" then
     self:set_capabilities(r.code.value)
-  elseif name == "ALERT" then
+  elseif name == "ALERT" and not self:plaintext_phase() then
     self.alerts[#self.alerts + 1] = r.text
-    self.on_alert(r.text)
+    self:call_alert(r.text)
   elseif box and name == "READ-ONLY" and box.readonly == false then
     box.readonly = true
     self.became_readonly = true
@@ -71,24 +136,45 @@ function Connection:absorb_code(r)
   end
 end
 
+-- The alert callback runs with the connection marked busy: a callback
+-- that tries to run a command gets a "usage" error (in_callback).
+function Connection:call_alert(text)
+  self.in_callback = (self.in_callback or 0) + 1
+  local ok, err = pcall(self.on_alert, text)
+  self.in_callback = self.in_callback - 1
+  if not ok then error(err, 0) end
+end
+
 function Connection:set_capabilities(list)
   local caps = {}
   for _, c in ipairs(list or {}) do caps[c:upper()] = true end
   self.capabilities = caps
 end
 
--- Reads one response or raises a structured error naming command.
-function Connection:read_response(command, timeout)
-  local r, err = self.conn:read(timeout)
-  if not r then
-    if self.bye and err.kind == "closed" then
-      local e = errors.from_response(self.bye, command)
-      e.kind = "bye"
-      error(e, 0)
-    end
-    error(errors.from_core(err, command), 0)
+-- The error a failed core read or write becomes: the BYE that explains a
+-- closed connection when there was one.
+function Connection:link_error(err, command)
+  if self.bye and (err.kind == "closed" or err.kind == "io") then
+    return errors.from_bye(self.bye, command)
   end
-  return r
+  return errors.from_core(err, command)
+end
+
+-- read_response(command [, deadline [, tag]]) -> response, bytes: reads
+-- one response (with tag: one for that command's reader) before the
+-- deadline (core.monotonic seconds), or raises a structured error naming
+-- command. Each wait for bytes is bounded by the read timeout.
+function Connection:read_response(command, deadline, tag)
+  local budget = deadline and self:time_left(deadline, command)
+  local r, size = self.conn:read(nil, tag, budget)
+  if not r then
+    -- A wait the deadline cut short (poll's millisecond rounding aside).
+    if size.kind == "timeout" and deadline then
+      self:time_left(deadline - 0.01, command)
+    end
+    error(self:link_error(size, command), 0)
+  end
+  return r, size
 end
 
 ---------------------------------------------------------------------------
@@ -102,19 +188,77 @@ function Connection:command_flags()
   }
 end
 
+-- The default whole-command deadline (opts.command_timeout, seconds).
+M.COMMAND_TIMEOUT = 600
+
+local now = core.monotonic
+
+function Connection:deadline()
+  return now() + (self.opts.command_timeout or M.COMMAND_TIMEOUT)
+end
+
+-- Seconds left before deadline; raises kind "timeout" once it is past.
+function Connection:time_left(deadline, what)
+  local left = deadline - now()
+  if left <= 0 then
+    errors.raise{ kind = "timeout", command = what,
+      text = ("no completion within %g s (command_timeout)"):format(
+        self.opts.command_timeout or M.COMMAND_TIMEOUT) }
+  end
+  return left
+end
+
+-- A connection the script shut down is a usage error to use; one the
+-- session dropped (self.dropped says why) raises kind "closed".
+function Connection:check_usable(what)
+  if self.conn == nil and self.dropped then
+    errors.raise{ kind = "closed", command = what, text = self.dropped }
+  elseif self.conn == nil then
+    usage(what, "connection is closed")
+  end
+  if (self.in_callback or 0) > 0 then
+    usage(what, "the connection cannot be used from its alert callback")
+  end
+end
+
+-- settle(what): before a new command, reads until every abandoned
+-- command has completed, keeping only their mailbox state changes. A
+-- server that does not complete them in time costs the connection: its
+-- answers could otherwise be taken for a later command's.
+function Connection:settle(what)
+  if self.conn:abandoned() == 0 then return end
+  local deadline = self:deadline()
+  local ok, err = pcall(function()
+    while self.conn:abandoned() > 0 do
+      -- "*" is no command's tag: only stale and unowned responses come.
+      local r = self:read_response(what, deadline, "*")
+      if r.kind == "untagged" then self:dispatch(r, what) end
+    end
+  end)
+  if not ok then
+    self:shutdown()
+    self.dropped = "connection dropped: an abandoned command did not " ..
+      "complete (" .. tostring(err) .. ")"
+    errors.raise{ kind = "closed", command = what, text = self.dropped }
+  end
+end
+
 -- send(name, args, what) -> tag; what names the command in errors.
 function Connection:send(name, args, what)
-  if self.conn == nil then usage(what or name, "connection is closed") end
-  local tag, err = self.conn:send(name, args, self:command_flags())
+  what = what or name
+  self:check_usable(what)
+  self:settle(what)
+  local tag, err = self.conn:send(name, args, self:command_flags(),
+    self:time_left(self:deadline(), what))
   if not tag then
     if err.kind == "closed" or err.kind == "io" then self:bye_error(what) end
-    error(errors.from_core(err, what or name), 0)
+    error(errors.from_core(err, what), 0)
   end
   return tag
 end
 
--- A send that failed while a literal waited for "+" may have queued a
--- BYE that says why the server hung up: raise that instead of "closed".
+-- A send that failed while a literal waited for "+" may have held a BYE
+-- that says why the server hung up: raise that instead of "closed".
 function Connection:bye_error(what)
   while true do
     local r = self.conn:read(0)
@@ -122,70 +266,165 @@ function Connection:bye_error(what)
     if r.kind == "untagged" then self:absorb(r) end
   end
   if self.bye then
-    local e = errors.from_response(self.bye, what)
-    e.kind = "bye"
+    local e = errors.from_bye(self.bye, what)
     self:shutdown()
     error(e, 0)
   end
 end
 
--- wait(tag, what, each) -> tagged response, untagged responses
--- dispatch(r, what) -> true for untagged data. The bookkeeping for every
--- response that is not the completion being waited for: untagged data is
--- absorbed (a BYE raises kind "bye", except during LOGOUT); the
--- completion of another command in flight is kept for its wait(); one for
--- a tag never sent is a confused or hostile server (remembering it would
--- grow without bound) and raises kind "protocol".
+-- dispatch(r, what): the bookkeeping every untagged response gets:
+-- absorbed into the session's state; a BYE raises kind "bye" (except
+-- during LOGOUT).
 function Connection:dispatch(r, what)
-  if r.kind == "tagged" then
-    if r.unknown_tag then
-      errors.raise{ kind = "protocol", command = what,
-        text = "server completed unknown tag " .. tostring(r.tag) }
-    end
-    self.completed[r.tag] = r
-    return false
-  elseif r.kind ~= "untagged" then
-    return false
-  end
   self:absorb(r)
   if r.type == "BYE" and not self.logging_out then
-    local e = errors.from_response(r, what)
-    e.kind = "bye"
+    local e = errors.from_bye(r, what)
     self:shutdown()
     error(e, 0)
   end
-  return true
 end
 
--- wait(tag, what, each) -> tagged response, untagged responses
+-- The per-command record of what was received: data (the collected
+-- responses) and the budgets that bound it.
+local function new_intake(self, name)
+  return {
+    data = {}, solicits = SOLICITS[command_word(name or "")] or {},
+    unsolicited = 0, unsolicited_bytes = 0, uids = 0,
+    max_unsolicited = self:limit("max_unsolicited"),
+    max_unsolicited_bytes = self:limit("max_unsolicited_bytes"),
+    max_uids = self:limit("max_uids"),
+  }
+end
+
+local function over(what, text)
+  errors.raise{ kind = "limit", command = what, text = text }
+end
+
+-- Counts an unsolicited response against the command's caps.
+local function count_unsolicited(intake, size, what)
+  intake.unsolicited = intake.unsolicited + 1
+  intake.unsolicited_bytes = intake.unsolicited_bytes + (size or 0)
+  if intake.unsolicited > intake.max_unsolicited or
+      intake.unsolicited_bytes > intake.max_unsolicited_bytes then
+    over(what, ("server sent more than %d responses or %d bytes the " ..
+      "command did not ask for"):format(intake.max_unsolicited,
+      intake.max_unsolicited_bytes))
+  end
+end
+
+-- The intake of the command each data array came from (weak keys: it
+-- goes with the data).
+local intakes = setmetatable({}, { __mode = "k" })
+
+-- count_uids(data, n, what): n more UIDs expanded from server sets
+-- (SEARCH results, ESEARCH ALL, COPYUID, APPENDUID) for the command whose
+-- data this is; one total per command, not one per set.
+function M.count_uids(data, n, what)
+  local intake = data and intakes[data]
+  if not intake then return end
+  intake.uids = intake.uids + n
+  if intake.uids > intake.max_uids then
+    over(what, ("server sent more than %d UIDs for one command " ..
+      "(limits.max_uids)"):format(intake.max_uids))
+  end
+end
+
+-- limit_of(data, key) -> the limit in force for the command of data.
+function M.limit_of(data, key)
+  local intake = data and intakes[data]
+  return intake and intake[key] or M.LIMITS[key]
+end
+
+-- uid_room(data) -> how many more UIDs the command of data may expand.
+function M.uid_room(data)
+  local intake = data and intakes[data]
+  if not intake then return M.LIMITS.max_uids end
+  return math.max(intake.max_uids - intake.uids, 0)
+end
+
+-- take(intake, r, size, each, what): one untagged response for the
+-- command being waited for.
+function Connection:take(intake, r, size, each, what)
+  if r.malformed then -- fails the command once it completes
+    intake.malformed = intake.malformed or r.malformed
+    return
+  end
+  self:dispatch(r, what)
+  local solicited = intake.solicits[r.type]
+  if folds(r, solicited) then
+    local data = intake.data
+    if r.type == "EXPUNGE" then
+      local ex = data.expunged or {}
+      data.expunged = ex
+      ex[#ex + 1] = r.n
+      M.count_uids(data, 1, what)
+    elseif r.type ~= "FETCH" then
+      data[r.type:lower()] = r.n
+    end
+    self:remember(r, size)
+    return
+  end
+  if each and each(r) then return end
+  if not solicited then count_unsolicited(intake, size, what) end
+  if r.nums then M.count_uids(intake.data, #r.nums, what) end
+  intake.data[#intake.data + 1] = r
+  self:remember(r, size)
+end
+
+-- collect(tag, what, each, name) -> tagged response, data
+function Connection:collect(tag, what, each, name)
+  local intake = new_intake(self, name)
+  intakes[intake.data] = intake
+  local deadline = self:deadline()
+  while true do
+    local r, size = self:read_response(what, deadline, tag)
+    if r.stale then
+      if r.kind == "untagged" then self:dispatch(r, what) end
+    elseif r.kind == "tagged" then
+      return self:finish(r, what, intake.malformed), intake.data
+    elseif r.kind == "untagged" then
+      self:take(intake, r, size, each, what)
+    elseif r.malformed then -- a continuation nobody asked for
+      intake.malformed = intake.malformed or r.malformed
+    end
+  end
+end
+
+-- Errors in flight: Lua's own memory error becomes a structured value.
+local function structured(err, what)
+  if type(err) == "string" and err:find("not enough memory", 1, true) then
+    return errors.new{ kind = "nomem", command = what,
+      text = "not enough memory" }
+  end
+  return err
+end
+
+-- wait(tag, what, each [, name]) -> tagged response, data
 -- Reads until tag completes. Untagged responses are absorbed and
 -- collected, or handed to each(r) (streaming) when each returns true for
--- them. Raises on NO, BAD, BYE and transport failures.
-function Connection:wait(tag, what, each)
-  local done = self.completed[tag]
-  if done then
-    -- Completed while another command was being waited for (pipelining);
-    -- untagged data went to that command.
-    self.completed[tag] = nil
-    return self:finish(done, what), {}
-  end
-  local data = {}
-  while true do
-    local r = self:read_response(what)
-    if r.kind == "tagged" and r.tag == tag then
-      return self:finish(r, what), data
-    end
-    if self:dispatch(r, what) and not (each and each(r)) then
-      data[#data + 1] = r
-      self:remember(r)
-    end
-  end
+-- them; mailbox updates (EXISTS, RECENT, EXPUNGE, unasked FETCH) are
+-- folded into self.mailbox (data.exists, data.recent and data.expunged
+-- say what came). Raises on NO, BAD, BYE, transport failures, a broken
+-- limit or deadline, and whatever each raises: then the command is
+-- abandoned, and its late answers are never taken for another's.
+function Connection:wait(tag, what, each, name)
+  local ok, tagged, data = pcall(self.collect, self, tag, what, each, name)
+  if ok then return tagged, data end
+  if self.conn and not self.conn:closed() then self.conn:abandon(tag) end
+  error(structured(tagged, what), 0)
 end
 
--- Checks a tagged completion: NO and BAD raise; a mailbox that turned
--- read-only raises "readonly" (imaplib's readonly).
-function Connection:finish(r, what)
+-- Checks a tagged completion: NO and BAD raise; a malformed response
+-- that belonged to the command raises kind "protocol" (the session goes
+-- on); a mailbox that turned read-only raises "readonly" (imaplib's
+-- readonly).
+function Connection:finish(r, what, malformed)
   if r.code then self:absorb_code(r) end
+  malformed = r.malformed or malformed
+  if malformed then
+    errors.raise{ kind = "protocol", command = what,
+      text = "server sent a malformed response: " .. malformed }
+  end
   if r.status ~= "OK" then error(errors.from_response(r, what), 0) end
   if self.became_readonly then
     self.became_readonly = false
@@ -196,10 +435,62 @@ function Connection:finish(r, what)
   return r
 end
 
--- run(name, args, what, each) -> tagged, untagged array
+-- run(name, args, what, each) -> tagged, data
 function Connection:run(name, args, what, each)
   local tag = self:send(name, args, what)
-  return self:wait(tag, what, each)
+  return self:wait(tag, what, each, name)
+end
+
+-- How many commands run_window keeps in flight (opts.pipeline_window).
+M.PIPELINE_WINDOW = 8
+
+-- run_window(n, make, on_done [, each]): runs n commands with several in
+-- flight at once (pipelining; replies are matched by tag). make(i) ->
+-- name, args, what gives command i; on_done(i, tagged, data) is called
+-- in order as each completes. A failure abandons the commands still in
+-- flight (their late replies are dropped) and raises the first error.
+function Connection:run_window(n, make, on_done, each)
+  local window = self.opts.pipeline_window or M.PIPELINE_WINDOW
+  local tags, names, whats, sent = {}, {}, {}, 0
+  for i = 1, n do
+    while sent < n and sent < i - 1 + window do
+      local k = sent + 1
+      local name, args, what = make(k)
+      local ok, tag = pcall(self.send, self, name, args, what)
+      if not ok then
+        self:abandon_all(tags, i)
+        error(tag, 0)
+      end
+      tags[k], names[k], whats[k], sent = tag, name, what or name, k
+    end
+    local ok, tagged, data = pcall(self.wait, self, tags[i], whats[i], each,
+      names[i])
+    if not ok then
+      self:abandon_all(tags, i + 1)
+      error(tagged, 0)
+    end
+    on_done(i, tagged, data)
+  end
+end
+
+-- pipeline(commands) -> array of { tagged, data } in order: independent
+-- commands { name, args [, what] } issued together.
+function Connection:pipeline(commands)
+  if self.intercept then
+    usage("pipeline", "pipeline() sends commands as given; it is refused " ..
+      "while a dry run's interceptor is installed")
+  end
+  local out = {}
+  self:run_window(#commands, function(i)
+    local c = commands[i]
+    return c[1], c[2], c[3]
+  end, function(i, tagged, data) out[i] = { tagged, data } end)
+  return out
+end
+
+function Connection:abandon_all(tags, from)
+  if not self.conn or self.conn:closed() then return end
+  for i = from or 1, #tags do self.conn:abandon(tags[i]) end
 end
 
 -- mutate(name, args, what, each [, info]): the single door for commands
@@ -327,6 +618,8 @@ local function check_options(opts)
   end
   check_positive(opts, "timeout")
   check_positive(opts, "secret_timeout")
+  check_positive(opts, "command_timeout")
+  check_positive(opts, "pipeline_window", true)
   check_positive(opts, "max_line", true)
   if type(opts.port) == "number" and (math.type(opts.port) ~= "integer" or
       opts.port < 1 or opts.port > 65535) then

@@ -22,11 +22,16 @@
 --                                  -- channel (an ssh pipe); credentials
 --                                  -- may go over it without TLS
 --     timeout = 60,                -- seconds for connect, read, write
+--     command_timeout = 600,       -- seconds one whole command may take
+--     pipeline_window = 8,         -- commands kept in flight when a long
+--                                  -- set is split or commands pipelined
 --     secret_timeout = 60,         -- seconds password_command or
 --                                  -- token_command may run (then killed;
 --                                  -- at most 64 KiB of output)
 --     trace = false,               -- true or function(dir, line)
---     limits = { max_line, max_literal, max_response, max_depth },
+--     limits = { max_line, max_literal, max_response, max_depth,
+--                max_unsolicited, max_unsolicited_bytes, max_uids,
+--                max_kept, max_kept_bytes },
 --     max_line = 8000,             -- longest command line sent
 --   }
 -- A wrongly typed or out-of-range option raises kind "usage" before
