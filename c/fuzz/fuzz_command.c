@@ -105,13 +105,6 @@ static void take_op(struct input *in, struct op *o, enum op_kind prev)
             o->v = o->v << 8 | take_byte(in);
     else if (o->kind != OP_OPEN && o->kind != OP_CLOSE)
         take_bytes(in, o);
-    /* Raw text is the caller's own syntax and command.h checks only its
-     * ends, so an unbalanced '"' in it makes the server read the next
-     * literal header as part of a quoted string (check_framing catches
-     * that). Until isf_cmd_raw refuses such text, it is sent as an atom
-     * here, so that the fuzzer keeps looking past it. */
-    if (o->kind == OP_RAW && !quotes_closed(o->s, o->n))
-        o->kind = OP_ATOM;
 }
 
 static int call(struct isf_cmd *c, const struct op *o)
@@ -266,7 +259,10 @@ static int token_allowed(const struct op *o)
     case OP_GLUE:
         return !has_byte(o, not_glue);
     case OP_RAW:
-        return o->n > 0 && !has_byte(o, not_raw) && !ends_in_marker(o->s, o->n);
+        /* An open quote would make the server read our next literal
+         * header as text (check_framing catches that). */
+        return o->n > 0 && !has_byte(o, not_raw) &&
+               quotes_closed(o->s, o->n) && !ends_in_marker(o->s, o->n);
     default:
         return 1; /* fetch items: checked by reading the wire */
     }
