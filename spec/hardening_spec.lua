@@ -108,6 +108,7 @@ describe("secret commands", function()
       { user = "alice", password_command = "printf 'pw1\\n'; " ..
         "head -c 60000 /dev/zero" })
     assert.equal("AUTH", imap:state())
+    session.finish(imap, srv) -- waits for the fake to exit
     assert.equal("done", srv:status())
   end)
 

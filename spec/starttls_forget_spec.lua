@@ -37,6 +37,18 @@ describe("STARTTLS through a relay that injects an ALERT", function()
     imap = nil
   end)
 
+  it("tls = \"starttls\": the plaintext ALERT is neither shown nor kept",
+      function()
+    local shown = {}
+    imap = imapsift.connect(opts(shown, { tls = "starttls", user = USER,
+      password = server.password }))
+    assert.equal("AUTH", imap:state())
+    assert.is_true(imap.tls_active)
+    imap:noop()
+    assert.is_false(has(shown, "pay here"))
+    assert.is_false(has(imap.alerts, "pay here"))
+  end)
+
   it("starttls() forgets the alerts, capabilities and untagged data of " ..
       "the plaintext phase", function()
     local shown = {}
