@@ -362,6 +362,7 @@ function Connection:take(intake, r, size, each, what)
       data[r.type:lower()] = r.n
     end
     self:remember(r, size)
+    if each then each(r) end -- a watcher (IDLE, NOOP polling) still hears it
     return
   end
   if each and each(r) then return end
