@@ -92,6 +92,41 @@ describe("a command given up on", function()
   end)
 end)
 
+describe("after the link is lost", function()
+  -- Each connect runs the fake anew, so a reconnection meets the same
+  -- script: a NOOP answered, then BYE and the end of the link.
+  local function bye_after_noop()
+    return { preauth(), { recv = "^A1 NOOP" }, { reply = "OK" },
+      { send = "* BYE going away\r\n" }, { close = true } }
+  end
+
+  it("the next call raises closed", function()
+    local imap = start(bye_after_noop())
+    imap:noop()
+    local err = err_of(imap.noop, imap)
+    assert.is_true(err.kind == "bye" or err.kind == "closed", err.kind)
+    err = err_of(imap.noop, imap)
+    assert.equal("closed", err.kind)
+    assert.matches("going away", err.text)
+  end)
+
+  it("reconnects first when the caller asked for it", function()
+    local imap = start(bye_after_noop(), { reconnect = true })
+    imap:noop()
+    err_of(imap.noop, imap)
+    assert.equal("LOGOUT", imap:state())
+    assert.is_table(imap:noop()) -- a new link, a new fake
+    assert.equal("AUTH", imap:state())
+    assert.is_false(imap.conn:closed())
+  end)
+
+  it("reconnect must be a boolean or a table", function()
+    local err = err_of(require("imapsift").connect,
+      { command = "true", reconnect = "yes" })
+    assert.equal("usage", err.kind)
+  end)
+end)
+
 describe("tags", function()
   it("ignores (and traces) a completion for a tag never sent", function()
     local lines = {}

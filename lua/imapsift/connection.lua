@@ -209,8 +209,20 @@ function Connection:time_left(deadline, what)
 end
 
 -- A connection the script shut down is a usage error to use; one the
--- session dropped (self.dropped says why) raises kind "closed".
+-- session dropped (self.dropped says why) or that broke raises kind
+-- "closed", or reconnects first when opts.reconnect is set (true, or the
+-- options of reconnect(): retries, base, cap...).
 function Connection:check_usable(what)
+  local lost = self.dropped or (self.conn and self.conn:closed() and
+    "the connection was lost")
+  if lost and self.opts.reconnect and (self.in_callback or 0) == 0 then
+    self.lost_mailbox = self.lost_mailbox or self.mailbox
+    local again = self.opts.reconnect
+    -- reconnect.lua stands on this module; it is loaded by now.
+    require("imapsift.reconnect").reconnect(self,
+      type(again) == "table" and again or nil)
+    return
+  end
   if self.conn == nil and self.dropped then
     errors.raise{ kind = "closed", command = what, text = self.dropped }
   elseif self.conn == nil then
@@ -236,9 +248,8 @@ function Connection:settle(what)
     end
   end)
   if not ok then
-    self:shutdown()
-    self.dropped = "connection dropped: an abandoned command did not " ..
-      "complete (" .. tostring(err) .. ")"
+    self:drop("connection dropped: an abandoned command did not " ..
+      "complete (" .. tostring(err) .. ")")
     errors.raise{ kind = "closed", command = what, text = self.dropped }
   end
 end
@@ -267,7 +278,7 @@ function Connection:bye_error(what)
   end
   if self.bye then
     local e = errors.from_bye(self.bye, what)
-    self:shutdown()
+    self:drop("the server closed the connection: " .. tostring(e))
     error(e, 0)
   end
 end
@@ -279,9 +290,18 @@ function Connection:dispatch(r, what)
   self:absorb(r)
   if r.type == "BYE" and not self.logging_out then
     local e = errors.from_bye(r, what)
-    self:shutdown()
+    self:drop("the server closed the connection: " .. tostring(e))
     error(e, 0)
   end
+end
+
+-- drop(reason): the session itself gives up the link; later calls raise
+-- kind "closed" with reason, or reconnect when opts.reconnect asks for it
+-- (the mailbox selected now is selected again).
+function Connection:drop(reason)
+  self.lost_mailbox = self.mailbox
+  self:shutdown()
+  self.dropped = reason
 end
 
 -- The per-command record of what was received: data (the collected
@@ -545,6 +565,8 @@ local OPTION_TYPES = {
   secret_timeout = "number", limits = "table", max_line = "number",
   on_alert = "function", debug = { number = true, boolean = true },
   trace = { boolean = true, ["function"] = true, number = true },
+  command_timeout = "number", pipeline_window = "number",
+  reconnect = { boolean = true, table = true },
 }
 
 local function option_error(fmt, ...) usage("connect", fmt, ...) end

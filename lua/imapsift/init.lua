@@ -23,6 +23,9 @@
 --                                  -- may go over it without TLS
 --     timeout = 60,                -- seconds for connect, read, write
 --     command_timeout = 600,       -- seconds one whole command may take
+--     reconnect = false,           -- true (or reconnect()'s options):
+--                                  -- the next call after a lost link
+--                                  -- reconnects instead of raising
 --     pipeline_window = 8,         -- commands kept in flight when a long
 --                                  -- set is split or commands pipelined
 --     secret_timeout = 60,         -- seconds password_command or

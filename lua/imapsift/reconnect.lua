@@ -148,7 +148,8 @@ end
 -- reconnect() still restores the mailbox selected before the first.
 function Connection:reconnect(opts)
   local o = check_options(opts)
-  local record = self.reselect or box_record(self.mailbox)
+  local record = self.reselect or box_record(self.mailbox or
+    self.lost_mailbox)
   local tries = 0
   while true do
     local ok, now = pcall(attempt, self, record)
@@ -177,5 +178,9 @@ function Connection:check_uidvalidity(record, now, mode)
     text = ("UIDVALIDITY of %s changed from %d to %d: UIDs held from " ..
       "before are not valid"):format(record.name, old, now) }
 end
+
+-- reconnect(conn [, opts]): the same as conn:reconnect(opts), for the
+-- connection module's automatic reconnection (opts.reconnect).
+M.reconnect = Connection.reconnect
 
 return M
