@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "lua_command.h"
 #include "lua_core.h"
+#include "lua_error.h"
 #include "lua_response.h"
 #include "trace.h"
 
@@ -25,17 +26,6 @@ struct lconn {
     char kind[8];          /* "tcp", "tls", "proc" for __tostring */
 };
 
-/* Raises a structured error { kind, text }. */
-static int raise_kind(lua_State *L, const char *kind, const char *text)
-{
-    lua_createtable(L, 0, 2);
-    lua_pushstring(L, kind);
-    lua_setfield(L, -2, "kind");
-    lua_pushstring(L, text);
-    lua_setfield(L, -2, "text");
-    return lua_error(L);
-}
-
 /* The connection at index 1, open and not in the middle of a call that
  * runs the trace function. */
 static struct lconn *check_lconn(lua_State *L)
@@ -43,10 +33,10 @@ static struct lconn *check_lconn(lua_State *L)
     struct lconn *lc = luaL_checkudata(L, 1, CONN_MT);
 
     if (lc->busy)
-        raise_kind(L, "usage", "the connection cannot be used from its own "
+        isf_lua_raise(L, "usage", "the connection cannot be used from its own "
                    "trace function");
     if (lc->c == NULL)
-        raise_kind(L, "closed", "connection is closed");
+        isf_lua_raise(L, "closed", "connection is closed");
     return lc;
 }
 
@@ -504,7 +494,7 @@ static int l_close(lua_State *L)
     struct lconn *lc = luaL_checkudata(L, 1, CONN_MT);
 
     if (lc->busy)
-        return raise_kind(L, "usage", "the connection cannot be closed "
+        return isf_lua_raise(L, "usage", "the connection cannot be closed "
                           "from its own trace function");
     isf_conn_free(lc->c);
     lc->c = NULL;

@@ -1,5 +1,5 @@
-/* lua_core.c: builds the imapsift.core module table from the glue parts
- * and holds the helpers that turn core errors into Lua values. */
+/* lua_core.c: builds the imapsift.core module table from the glue parts,
+ * and its small functions of its own (base64, sleep). */
 #include "lua_core.h"
 
 #include <lauxlib.h>
@@ -10,22 +10,6 @@
 
 #include "lua_command.h"
 #include "lua_response.h"
-
-void isf_lua_push_error(lua_State *L, const struct isf_error *e)
-{
-    lua_createtable(L, 0, 2);
-    lua_pushstring(L, isf_err_kind(e->code));
-    lua_setfield(L, -2, "kind");
-    lua_pushstring(L, e->msg[0] ? e->msg : isf_err_kind(e->code));
-    lua_setfield(L, -2, "text");
-}
-
-int isf_lua_fail(lua_State *L, const struct isf_error *e)
-{
-    lua_pushnil(L);
-    isf_lua_push_error(L, e);
-    return 2;
-}
 
 /* base64_encode(bytes) -> text (RFC 4648, for SASL exchanges). */
 static int l_b64_encode(lua_State *L)
@@ -100,7 +84,7 @@ int isf_lua_open(lua_State *L)
     lua_setfield(L, -2, "base64_decode");
     lua_pushcfunction(L, l_sleep);
     lua_setfield(L, -2, "sleep");
-    isf_lua_open_response(L);
+    isf_lua_open_parser(L);
     isf_lua_open_command(L);
     isf_lua_open_conn(L);
     isf_lua_open_crypto(L);

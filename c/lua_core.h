@@ -1,21 +1,14 @@
 /* lua_core.h: the Lua module imapsift.core: its opener, shared by the
- * host (which preloads it) and by the loadable core.so, and the helpers
- * every glue file uses. */
+ * host (which preloads it) and by the loadable core.so, and the openers
+ * of the glue parts it gathers. */
 #ifndef ISF_LUA_CORE_H
 #define ISF_LUA_CORE_H
 
 #include <lua.h>
 
-#include "err.h"
 
 /* Pushes the module table. */
 int isf_lua_open(lua_State *L);
-
-/* Pushes an error table { kind = "protocol"|..., text = message }. */
-void isf_lua_push_error(lua_State *L, const struct isf_error *e);
-
-/* Returns nil, error table: the usual failure return of core functions. */
-int isf_lua_fail(lua_State *L, const struct isf_error *e);
 
 /* Adds the SASL crypto primitives (lua_crypto.c). */
 void isf_lua_open_crypto(lua_State *L);

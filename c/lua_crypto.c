@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "lua_core.h"
+#include "lua_error.h"
 
 /* Limits: far above anything SASL needs, low enough that a hostile
  * server's iteration count cannot pin the CPU for hours. */

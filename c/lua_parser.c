@@ -3,7 +3,7 @@
 #include <limits.h>
 #include <stdint.h>
 
-#include "lua_core.h"
+#include "lua_error.h"
 #include "lua_response.h"
 
 #define PARSER_MT "imapsift.Parser"

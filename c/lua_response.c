@@ -533,8 +533,3 @@ void isf_push_response(lua_State *L, const struct isf_response *r)
         lua_setfield(L, -2, "partial");
     }
 }
-
-void isf_lua_open_response(lua_State *L)
-{
-    isf_lua_open_parser(L);
-}

@@ -95,10 +95,7 @@ void isf_push_response(lua_State *L, const struct isf_response *r);
  *       :busy() -> boolean, :close()
  * limits: { max_line, max_literal, max_response, max_depth } (all optional)
  */
-void isf_lua_open_response(lua_State *L);
-
-/* The parse and parser part of isf_lua_open_response (lua_parser.c). */
-void isf_lua_open_parser(lua_State *L);
+void isf_lua_open_parser(lua_State *L); /* in lua_parser.c */
 
 /* Reads an optional limits table at index idx into l (defaults first).
  * Raises on wrong types; call before allocating C resources. */

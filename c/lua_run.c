@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "lua_core.h"
+#include "lua_error.h"
 #include "transport_util.h"
 
 extern char **environ;
