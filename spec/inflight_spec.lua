@@ -232,6 +232,20 @@ describe("bounds", function()
     assert.equal(100000, imap.mailbox.exists)
   end)
 
+  it("folds FETCH updates without a UID during a UID FETCH", function()
+    local flood = {}
+    for i = 1, 50 do
+      flood[i] = ("* %d FETCH (FLAGS (\\Seen))\r\n"):format(i)
+    end
+    local imap = open_selected({ { recv = "^A2 UID FETCH" },
+      { send = table.concat(flood) .. "* 1 FETCH (UID 9 FLAGS ())\r\n" },
+      { reply = "OK" } }, { limits = { max_unsolicited = 10 } })
+    local got = imap:fetch({ 9 }, { "FLAGS" })
+    assert.equal(1, #got)
+    assert.equal(9, got[1].uid)
+    assert.equal(50, imap.mailbox.flag_updates)
+  end)
+
   it("caps what a command did not ask for", function()
     local imap = open_selected({ { recv = "^A2 NOOP" },
       { send = ("* OK noise\r\n"):rep(20) }, { reply = "OK" },

@@ -52,8 +52,8 @@ local SOLICITS = {
 }
 
 local function command_word(name)
-  local w = name:upper():match("^UID (%S+)") or name:upper():match("^%S+")
-  return w
+  name = name:upper()
+  return name:match("^UID (%S+)") or name:match("^%S+")
 end
 
 -- The limit named key, from opts.limits or the defaults.
@@ -86,16 +86,19 @@ function Connection:forget_older()
     if keep == 0 then self.untagged[typ] = nil end
     kept = kept + keep
   end
-  self.kept, self.kept_bytes = kept, 0
+  self.kept, self.kept_bytes = kept, self.kept_bytes // 2
 end
 
 -- Untagged data that only updates the selected mailbox: folded into
 -- self.mailbox, never collected per command. A FETCH is such an update
--- unless the command asked for FETCH responses.
+-- unless the command asked for FETCH responses (and, for a UID command,
+-- it carries a UID: without one it is about some other message).
 local STATE = { EXISTS = true, RECENT = true, EXPUNGE = true }
 
-local function folds(r, solicited)
-  return STATE[r.type] or (r.type == "FETCH" and not solicited)
+local function folds(r, intake)
+  if STATE[r.type] then return true end
+  return r.type == "FETCH" and
+    (not intake.solicits.FETCH or (intake.uid and r.uid == nil))
 end
 
 function Connection:absorb(r)
@@ -309,6 +312,7 @@ end
 local function new_intake(self, name)
   return {
     data = {}, solicits = SOLICITS[command_word(name or "")] or {},
+    uid = (name or ""):upper():find("^UID ") ~= nil,
     unsolicited = 0, unsolicited_bytes = 0, uids = 0,
     max_unsolicited = self:limit("max_unsolicited"),
     max_unsolicited_bytes = self:limit("max_unsolicited_bytes"),
@@ -371,7 +375,7 @@ function Connection:take(intake, r, size, each, what)
   end
   self:dispatch(r, what)
   local solicited = intake.solicits[r.type]
-  if folds(r, solicited) then
+  if folds(r, intake) then
     local data = intake.data
     if r.type == "EXPUNGE" then
       local ex = data.expunged or {}
@@ -380,6 +384,8 @@ function Connection:take(intake, r, size, each, what)
       M.count_uids(data, 1, what)
     elseif r.type ~= "FETCH" then
       data[r.type:lower()] = r.n
+    elseif self.mailbox then -- another client changed flags
+      self.mailbox.flag_updates = (self.mailbox.flag_updates or 0) + 1
     end
     self:remember(r, size)
     if each then each(r) end -- a watcher (IDLE, NOOP polling) still hears it
