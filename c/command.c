@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "grammar.h"
+#include "utf8.h"
 #include "trace.h"
 
 /* RFC 7888: with LITERAL- only literals up to this size may be {n+}. */
@@ -375,6 +376,10 @@ static enum form classify(const char *s, size_t n, unsigned flags,
         if (ch >= 0x80 && !(flags & ISF_CMD_UTF8))
             quoted = 0;
     }
+    /* After UTF8=ACCEPT a quoted string may hold UTF-8, nothing else
+     * (RFC 9051 QUOTED-CHAR); other bytes go in a literal. */
+    if (quoted && !atom && (flags & ISF_CMD_UTF8) && !isf_utf8_valid(s, n))
+        quoted = 0;
     return atom ? FORM_ATOM : quoted ? FORM_QUOTED : FORM_LITERAL;
 }
 

@@ -29,6 +29,24 @@ static int l_b64_encode(lua_State *L)
     return 1;
 }
 
+/* 1 when s[0..n) is strict base64: the alphabet, then at most two "="
+ * at the end. OpenSSL skips white space, which would leave the padding
+ * count below wrong. */
+static int b64_strict(const char *s, size_t n)
+{
+    size_t i, body = n;
+
+    while (body > 0 && n - body < 2 && s[body - 1] == '=')
+        body--;
+    for (i = 0; i < body; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              (c >= '0' && c <= '9') || c == '+' || c == '/'))
+            return 0;
+    }
+    return 1;
+}
+
 /* base64_decode(text) -> bytes | nil (invalid input). */
 static int l_b64_decode(lua_State *L)
 {
@@ -38,7 +56,7 @@ static int l_b64_decode(lua_State *L)
     char *out;
     int len;
 
-    if (n % 4 != 0 || n > 0x3fffffff) {
+    if (n % 4 != 0 || n > 0x3fffffff || !b64_strict(s, n)) {
         lua_pushnil(L);
         return 1;
     }

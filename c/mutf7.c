@@ -1,6 +1,7 @@
 /* mutf7.c: modified UTF-7 mailbox names (RFC 3501 section 5.1.3):
  * UTF-8 to modified UTF-7 and back, strict in both directions. */
 #include "mutf7.h"
+#include "utf8.h"
 
 #include "err.h"
 
@@ -22,39 +23,6 @@ static int b64_value(unsigned char ch)
     if (ch == ',')
         return 63;
     return -1;
-}
-
-/* Reads one code point at s[*i] and advances *i; -1 for an invalid
- * sequence (truncated, overlong, surrogate, above U+10FFFF). */
-static long utf8_next(const unsigned char *s, size_t n, size_t *i)
-{
-    unsigned char b = s[*i];
-    size_t len, k;
-    long cp, min;
-
-    if (b < 0x80) {
-        (*i)++;
-        return b;
-    }
-    if (b >= 0xc2 && b <= 0xdf)
-        len = 2, cp = b & 0x1f, min = 0x80;
-    else if (b >= 0xe0 && b <= 0xef)
-        len = 3, cp = b & 0x0f, min = 0x800;
-    else if (b >= 0xf0 && b <= 0xf4)
-        len = 4, cp = b & 0x07, min = 0x10000;
-    else
-        return -1;
-    if (n - *i < len)
-        return -1;
-    for (k = 1; k < len; k++) {
-        if ((s[*i + k] & 0xc0) != 0x80)
-            return -1;
-        cp = (cp << 6) | (s[*i + k] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return -1;
-    *i += len;
-    return cp;
 }
 
 static int utf8_put(struct isf_buf *out, uint32_t cp)
@@ -148,7 +116,7 @@ int isf_mutf7_encode(struct isf_buf *out, const char *s, size_t n)
     int rc = 0;
 
     while (i < n && rc == 0) {
-        long cp = utf8_next(u, n, &i);
+        long cp = isf_utf8_next(u, n, &i);
 
         /* NUL is valid UTF-8 but never part of a mailbox name. */
         rc = cp <= 0 ? ISF_EUSAGE : enc_char(&e, cp);

@@ -57,6 +57,16 @@ describe("crypto primitives", function()
         "saltSALTsaltSALTsaltSALTsaltSALTsalt", 4096, 25)))
   end)
 
+  it("decodes strict base64 only", function()
+    assert.equal("AB", core.base64_decode("QUI="))
+    assert.equal("", core.base64_decode(""))
+    -- White space would make the padding count wrong: refused, not NULs.
+    assert.is_nil(core.base64_decode("QUI=    "))
+    assert.is_nil(core.base64_decode("Q UI"))
+    assert.is_nil(core.base64_decode("QU=I"))
+    assert.is_nil(core.base64_decode("Q==="))
+  end)
+
   it("refuses bad iteration counts and lengths", function()
     assert.has_error(function() core.pbkdf2("sha1", "p", "s", 0, 20) end)
     assert.has_error(function() core.pbkdf2("sha1", "p", "s", -5, 20) end)

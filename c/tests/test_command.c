@@ -216,6 +216,14 @@ static void test_literals(void)
     CHECK(c.nseg == 0);
     EXPECT(&c, "T X \"\xc3\xa9t\xc3\xa9\" \"p\xc3\xa9w\"\r\n",
            "T X \"\xc3\xa9t\xc3\xa9\" ***");
+    /* ...but only valid UTF-8 may be quoted (a lone C3, an overlong
+     * slash, a surrogate): anything else goes in a literal. */
+    isf_cmd_init(&c, "T", "X", ISF_CMD_UTF8, MAX);
+    isf_cmd_astring(&c, S("a\xc3"));
+    isf_cmd_astring(&c, S("\xc0\xaf"));
+    isf_cmd_astring(&c, S("\xed\xa0\x80"));
+    EXPECT(&c, "T X {2}\r\na\xc3 {2}\r\n\xc0\xaf {3}\r\n\xed\xa0\x80\r\n",
+           "T X {2}<2 bytes> {2}<2 bytes> {3}<3 bytes>");
     /* ...but CR/LF still need a literal with UTF8. */
     isf_cmd_init(&c, "T", "X", ISF_CMD_UTF8, MAX);
     isf_cmd_astring(&c, S("\xc3\xa9\n"));
