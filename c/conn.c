@@ -64,6 +64,15 @@ static int fail(struct isf_conn *c, int rc)
     return rc;
 }
 
+/* The stream can no longer be trusted (a parser error, injected bytes):
+ * nothing read or held is delivered any more. */
+static int desync(struct isf_conn *c, int rc)
+{
+    c->broken = c->desync = 1;
+    isf_queue_free(&c->q);
+    return rc;
+}
+
 /* Feeds buffered bytes; 1 when a response is complete, 0 when more bytes
  * are needed, or a negative code. */
 static int feed_buffered(struct isf_conn *c, struct isf_error *e)
@@ -105,12 +114,16 @@ static int read_wire(struct isf_conn *c, int timeout_ms,
     for (;;) {
         rc = feed_buffered(c, e);
         if (rc < 0)
-            return fail(c, rc);
+            return desync(c, rc);
         if (rc == 1) {
             c->ready = 1;
             *out = isf_parser_response(c->p);
             return 0;
         }
+        /* A broken link may still have delivered responses (the BYE that
+         * says why): those in the buffer are read, then nothing more. */
+        if (c->broken)
+            return isf_error_set(e, ISF_ECLOSED, "connection is closed");
         rc = wait_ms(c, timeout_ms, e);
         if (rc < 0)
             return rc; /* ISF_ETIMEOUT: the connection stays usable */
@@ -145,10 +158,10 @@ static int take_held(struct isf_conn *c, const char *tag,
 static int read_for(struct isf_conn *c, const char *tag, int timeout_ms,
                     const struct isf_response **out, struct isf_error *e)
 {
-    const struct isf_response *r;
+    const struct isf_response *r = NULL;
     int rc;
 
-    if (c->broken)
+    if (c->desync)
         return isf_error_set(e, ISF_ECLOSED, "connection is closed");
     for (;;) {
         release_last(c);
@@ -158,7 +171,7 @@ static int read_for(struct isf_conn *c, const char *tag, int timeout_ms,
         if (c->on_wire)
             c->on_wire(c->wire_ctx, r);
         if (c->owner.premature)
-            return fail(c, isf_error_set(e, ISF_EPROTO, "server completed "
+            return desync(c, isf_error_set(e, ISF_EPROTO, "server completed "
                                          "a command before it was sent "
                                          "whole"));
         if (r->kind == ISF_RESP_TAGGED && !c->owner.known &&
@@ -284,13 +297,12 @@ int isf_conn_starttls(struct isf_conn *c, const struct isf_tls_opts *o,
         return isf_error_set(e, ISF_EUSAGE, "STARTTLS is not possible "
                              "after COMPRESS (RFC 4978)");
     if (isf_conn_unread(c) > 0 || isf_parser_busy(c->p) || c->q.count > 0 ||
-        more_waiting(c)) {
-        c->broken = 1;
-        return isf_error_set(e, ISF_ETLS,
-                             "server sent data after the STARTTLS reply "
-                             "and before the TLS handshake (response "
-                             "injection); connection aborted");
-    }
+        more_waiting(c))
+        return desync(c, isf_error_set(e, ISF_ETLS,
+                                       "server sent data after the STARTTLS "
+                                       "reply and before the TLS handshake "
+                                       "(response injection); connection "
+                                       "aborted"));
     rc = isf_tls_wrap(c->t, o, &tls, e);
     if (rc < 0)
         return fail(c, rc);
@@ -307,18 +319,15 @@ int isf_conn_compress(struct isf_conn *c, struct isf_error *e)
         return isf_error_set(e, ISF_ECLOSED, "connection is closed");
     if (is_compressed(c))
         return isf_error_set(e, ISF_EUSAGE, "COMPRESS is already active");
-    if (isf_parser_busy(c->p)) {
-        c->broken = 1; /* part of a response came uncompressed */
-        return isf_error_set(e, ISF_EPROTO, "COMPRESS: a response "
-                             "straddles the start of compression");
-    }
+    if (isf_parser_busy(c->p)) /* part of a response came uncompressed */
+        return desync(c, isf_error_set(e, ISF_EPROTO, "COMPRESS: a response "
+                                       "straddles the start of "
+                                       "compression"));
     /* Decrypted TLS bytes stay in the inner transport, which the new one
      * reads from: only our own read-ahead is pending input. */
     rc = isf_deflate_wrap(c->t, c->rbuf + c->rpos, c->rlen - c->rpos, &z, e);
-    if (rc < 0) {
-        c->broken = 1;
-        return rc;
-    }
+    if (rc < 0)
+        return desync(c, rc);
     c->t = z;
     c->rpos = c->rlen = 0;
     return 0;

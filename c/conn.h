@@ -22,6 +22,7 @@ struct isf_conn {
     size_t rpos, rlen;   /* rbuf[rpos..rlen) was read but not parsed yet */
     int ready;           /* the parser holds a response handed out */
     int broken;          /* the stream is out of sync or closed */
+    int desync;          /* the parser failed: buffered bytes are noise */
     struct isf_queue q;  /* responses held for other readers */
     struct isf_queued *held;  /* queued response handed out last */
     struct isf_owner owner;   /* owner of the response handed out last */

@@ -439,6 +439,35 @@ static int is_8bit(unsigned char ch)
     return ch >= 0x80;
 }
 
+/* RFC 3629 UTF8-octets, written from its ABNF (independent of the
+ * library's reader): the second byte's range depends on the first. */
+static int utf8_ok(const unsigned char *s, size_t n)
+{
+    size_t i = 0, k, len;
+    unsigned char lo, hi;
+
+    while (i < n) {
+        unsigned char b = s[i];
+
+        if (b < 0x80) {
+            i++;
+            continue;
+        }
+        if (b < 0xc2 || b > 0xf4)
+            return 0;
+        len = b <= 0xdf ? 2 : b <= 0xef ? 3 : 4;
+        lo = b == 0xe0 ? 0xa0 : b == 0xf0 ? 0x90 : 0x80;
+        hi = b == 0xed ? 0x9f : b == 0xf4 ? 0x8f : 0xbf;
+        if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
+            return 0;
+        for (k = 2; k < len; k++)
+            if (s[i + k] < 0x80 || s[i + k] > 0xbf)
+                return 0;
+        i += len;
+    }
+    return 1;
+}
+
 /* The form command.h promises for o: the lightest that carries it. */
 static enum form expected_form(const struct op *o, unsigned flags)
 {
@@ -455,6 +484,9 @@ static enum form expected_form(const struct op *o, unsigned flags)
         return FORM_ATOM;
     if (has_byte(o, is_break) ||
         (!(flags & ISF_CMD_UTF8) && has_byte(o, is_8bit)))
+        return FORM_LITERAL;
+    /* After UTF8=ACCEPT only valid UTF-8 may be quoted. */
+    if (!utf8_ok((const unsigned char *)o->s, o->n))
         return FORM_LITERAL;
     return FORM_QUOTED;
 }

@@ -265,8 +265,12 @@ function Connection:send(name, args, what)
   local tag, err = self.conn:send(name, args, self:command_flags(),
     self:time_left(self:deadline(), what))
   if not tag then
-    if err.kind == "closed" or err.kind == "io" then self:bye_error(what) end
-    error(errors.from_core(err, what), 0)
+    local e = errors.from_core(err, what)
+    if self.conn:closed() then
+      self:bye_error(what)
+      self:drop("connection lost: " .. tostring(e))
+    end
+    error(e, 0)
   end
   return tag
 end
@@ -437,8 +441,13 @@ end
 function Connection:wait(tag, what, each, name)
   local ok, tagged, data = pcall(self.collect, self, tag, what, each, name)
   if ok then return tagged, data end
-  if self.conn and not self.conn:closed() then self.conn:abandon(tag) end
-  error(structured(tagged, what), 0)
+  local err = structured(tagged, what)
+  if self.conn and self.conn:closed() then
+    self:drop("connection lost: " .. tostring(err))
+  elseif self.conn then
+    self.conn:abandon(tag)
+  end
+  error(err, 0)
 end
 
 -- Checks a tagged completion: NO and BAD raise; a malformed response
@@ -843,6 +852,7 @@ function Connection:shutdown()
   if self.conn then self.conn:close() end
   self.conn = nil
   self.mailbox = nil
+  self.dropped = nil -- closed on purpose: using it is a usage error
 end
 
 Connection.__close = Connection.shutdown
