@@ -1,0 +1,188 @@
+-- imapsift.plan: the record of what the rules did (or, in a dry run,
+-- would do), the dry-run switch, named rules and the run's summary.
+
+local errors = require "imapsift.error"
+local set = require "imapsift.set"
+
+local M = {}
+
+local state = {
+  dry = false,
+  verbose = false,
+  entries = {},
+  rule = nil,     -- name of the rule running now
+  counts = {},    -- [rule name or ""] = { moved = n, ... }
+  order = {},     -- rule names in the order they first ran
+}
+
+-- log(line): where every action line and rule error goes; replace it to
+-- capture or redirect the record (default: standard error).
+function M.log(line)
+  io.stderr:write(line, "\n")
+end
+
+-- dry_run(on) -> whether dry run is on. With on = true every action is
+-- planned, recorded and logged, and nothing that changes mail is sent.
+function M.dry_run(on)
+  if on ~= nil then state.dry = on and true or false end
+  return state.dry
+end
+
+function M.is_dry() return state.dry end
+
+-- verbose(on) -> whether log lines also list the Message-IDs involved
+-- (when the action knows them).
+function M.verbose(on)
+  if on ~= nil then state.verbose = on and true or false end
+  return state.verbose
+end
+
+function M.is_verbose() return state.verbose end
+
+-- The interceptor a dry run installs on a connection: a second guard,
+-- so that a mutating call that slips through sends nothing.
+local function dry_guard(info)
+  M.log(("dry run: not sending %s"):format(errors.escape(info.what or
+    info.command or "?")))
+  return true
+end
+
+-- guard(conn): while dry, make conn's mutating methods call an
+-- interceptor instead of sending; when not dry, remove ours again (an
+-- interceptor the user installed is left alone).
+function M.guard(conn)
+  if state.dry and not conn.intercept then
+    conn.intercept = dry_guard
+  elseif not state.dry and conn.intercept == dry_guard then
+    conn.intercept = nil
+  end
+  return conn
+end
+
+local PAST = { move = "moved", copy = "copied", delete = "deleted",
+  flag = "flagged", unflag = "unflagged", ["set flags"] = "set flags on" }
+
+-- The counter an action adds to in the summary.
+local COUNTER = { move = "moved", copy = "copied", delete = "deleted",
+  flag = "flagged", unflag = "flagged", ["set flags"] = "flagged" }
+
+local function uid_text(uids)
+  if not uids or #uids == 0 then return "" end
+  return " (uids " .. set.compress(uids) .. ")"
+end
+
+-- describe(entry) -> the one line logged for entry, e.g.
+-- [news] me@host: would move 12 messages INBOX -> Archive/news (uids 3:9,14)
+function M.describe(e)
+  local verb = e.dry and ("would " .. e.action) or (PAST[e.action] or
+    e.action)
+  local what = ("%s %d message%s"):format(verb, e.count,
+    e.count == 1 and "" or "s")
+  local where = e.mailbox or "?"
+  if e.destination then
+    local dest = e.destination
+    if e.destination_account and e.destination_account ~= e.account then
+      dest = e.destination_account .. ":" .. dest
+    end
+    where = where .. " -> " .. dest
+  end
+  local flags = e.flags and (" " .. table.concat(e.flags, " ")) or ""
+  local line = ("%s %s%s%s"):format(what, where, flags, uid_text(e.uids))
+  if e.note then line = line .. ": " .. e.note end
+  if state.verbose and e.message_ids and #e.message_ids > 0 then
+    line = line .. " [" .. table.concat(e.message_ids, " ") .. "]"
+  end
+  local prefix = e.account and (e.account .. ": ") or ""
+  if e.rule then prefix = "[" .. e.rule .. "] " .. prefix end
+  return errors.escape(prefix .. line)
+end
+
+local function counts_of(name)
+  local key = name or ""
+  local c = state.counts[key]
+  if not c then
+    c = { rule = name, moved = 0, copied = 0, deleted = 0, flagged = 0,
+      errors = 0 }
+    state.counts[key] = c
+    state.order[#state.order + 1] = key
+  end
+  return c
+end
+
+-- record(entry) -> entry: adds the running rule's name and whether this
+-- was a dry run, keeps the entry, counts it and logs its line. entry:
+-- { account, mailbox, action, uids, destination, count, flags, note }.
+function M.record(entry)
+  entry.rule = entry.rule or state.rule
+  if entry.dry == nil then entry.dry = state.dry end
+  entry.count = entry.count or (entry.uids and #entry.uids) or 0
+  state.entries[#state.entries + 1] = entry
+  local c = counts_of(entry.rule)
+  local counter = COUNTER[entry.action]
+  if counter then c[counter] = c[counter] + entry.count end
+  M.log(M.describe(entry))
+  return entry
+end
+
+-- warn(text): a log line that is not an action (e.g. a server lacking
+-- UIDPLUS leaves messages marked \Deleted), with the rule's name.
+function M.warn(text)
+  local prefix = state.rule and ("[" .. state.rule .. "] ") or ""
+  M.log(errors.escape(prefix .. "warning: " .. text))
+end
+
+-- entries() -> a copy of the array of entries recorded since reset().
+function M.entries()
+  return table.move(state.entries, 1, #state.entries, 1, {})
+end
+
+-- reset(): forget the entries and counts (dry run and verbose stay).
+function M.reset()
+  state.entries, state.counts, state.order = {}, {}, {}
+end
+
+-- current() -> the name of the rule running now, or nil.
+function M.current() return state.rule end
+
+-- rule(name, fn) -> true, or false and the error: runs fn with name as
+-- the current rule, so every entry and log line carries it. An error is
+-- logged with the name and returned; the next rule still runs.
+function M.rule(name, fn)
+  if type(name) ~= "string" or name == "" then
+    errors.usage("rule", "bad argument #1 (a rule name expected)")
+  end
+  if type(fn) ~= "function" then
+    errors.usage("rule", "bad argument #2 (function expected, got %s)",
+      type(fn))
+  end
+  local outer = state.rule
+  state.rule = name
+  counts_of(name)
+  local ok, err = pcall(fn)
+  state.rule = outer
+  if not ok then
+    counts_of(name).errors = counts_of(name).errors + 1
+    M.log(errors.escape(("[%s] error: %s"):format(name, tostring(err))))
+    return false, err
+  end
+  return true
+end
+
+-- summary() -> array of { rule, moved, copied, deleted, flagged, errors }
+-- in the order the rules ran (rule = nil for actions outside any rule),
+-- and the same as lines of text.
+function M.summary()
+  local out, lines = {}, {}
+  for _, key in ipairs(state.order) do
+    local c = state.counts[key]
+    local copy = {}
+    for k, v in pairs(c) do copy[k] = v end
+    out[#out + 1] = copy
+    lines[#lines + 1] = ("%s: %d moved, %d copied, %d deleted, " ..
+      "%d flagged, %d errors"):format(c.rule or "(no rule)", c.moved,
+      c.copied, c.deleted, c.flagged, c.errors)
+  end
+  return out, table.concat(lines, "\n")
+end
+
+return M
