@@ -1,0 +1,146 @@
+-- spec/testing_spec.lua: imapsift.testing, the helper a user's busted
+-- spec requires to test rules: it finds and starts the private Dovecot,
+-- fills a spare user's mailboxes from a Lua description, reads them back
+-- and asserts on them, in a checkout and in an installed imapsift.
+local testing = require "imapsift.testing"
+local imapsift = require "imapsift"
+local errors = require "imapsift.error"
+
+local USER = testing.user(2) -- this file's own user
+
+local function shquote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+-- The raw FETCH of a mailbox's messages, in UID order.
+local function fetch(name, items)
+  local imap = testing.connect(USER)
+  imap:examine(name)
+  local list = imap:fetch("1:*", items)
+  imap:logout()
+  table.sort(list, function(a, b) return a.uid < b.uid end)
+  return list
+end
+
+describe("imapsift.testing", function()
+  it("finds the checkout's test server and reads its settings", function()
+    local s = testing.server()
+    assert.truthy(testing.script():match("scripts/testserver$"))
+    assert.equal(s, testing.server())
+    assert.equal("127.0.0.1", s.host)
+    assert.is_true(math.type(s.imaps_port) == "integer")
+    assert.equal(8, #s.spare)
+    assert.equal(s.spare[2], USER)
+    assert.truthy(s.passwords[USER])
+  end)
+
+  it("refuses a spare user that does not exist", function()
+    local ok, err = pcall(testing.user, 99)
+    assert.is_false(ok)
+    assert.is_true(errors.is(err, "usage"))
+  end)
+
+  it("fills mailboxes from a description and reads them back", function()
+    local uids = testing.mailboxes(USER, {
+      INBOX = {
+        { from = "News <news@example.com>", subject = "Café news",
+          date = "2024-02-01", flags = { "\\Seen", "$Label1" },
+          headers = { ["List-Id"] = "<news.example.com>" } },
+        "From: raw@example.org\nSubject: raw text\n\nHi.\n",
+      },
+      ["Lists/lua"] = { { subject = "nested", date = 1700000000 } },
+    })
+    assert.equal(2, #uids.INBOX)
+    assert.equal(1, #uids["Lists/lua"])
+    local inbox = testing.contents(USER, "INBOX")
+    assert.equal(2, #inbox)
+    assert.same({ uid = uids.INBOX[1], subject = "Café news",
+      from = "news@example.com", flags = { "$Label1", "\\Seen" } }, inbox[1])
+    assert.equal("raw text", inbox[2].subject)
+    assert.is_false(testing.has_flag(inbox[2], "\\Seen"))
+    local m = fetch("INBOX", { "INTERNALDATE",
+      "BODY.PEEK[HEADER.FIELDS (LIST-ID DATE)]" })[1]
+    local function epoch(d)
+      return imapsift.internaldate.parse('"' .. d .. '"')
+    end
+    assert.equal(1706745600, epoch(m.internaldate))
+    local head = m.body["HEADER.FIELDS (LIST-ID DATE)"]
+    assert.truthy(head:find("List-Id: <news.example.com>", 1, true))
+    assert.truthy(head:find("Date: Thu, 01 Feb 2024 00:00:00 +0000", 1, true))
+    assert.equal(1700000000,
+      epoch(fetch("Lists/lua", { "INTERNALDATE" })[1].internaldate))
+  end)
+
+  it("empties the account before filling it again", function()
+    testing.mailboxes(USER, { ["Lists/lua"] = { { subject = "old" } },
+      Archive = { { subject = "archived" } } })
+    testing.mailboxes(USER, { INBOX = { { subject = "fresh" } } })
+    assert.is_nil(testing.contents(USER, "Lists/lua"))
+    assert.same({}, testing.contents(USER, "Archive"))
+    testing.assert_mailbox(USER, "INBOX", { "fresh" })
+  end)
+
+  it("asserts a mailbox's subjects in any order", function()
+    testing.mailboxes(USER, { INBOX = { { subject = "b" }, { subject = "a" } } })
+    testing.assert_mailbox(USER, "INBOX", { "a", "b" })
+    local ok, err = pcall(testing.assert_mailbox, USER, "INBOX", { "a" })
+    assert.is_false(ok)
+    assert.truthy(err:find('expected subjects { "a" }, found { "a", "b" }',
+      1, true))
+    ok, err = pcall(testing.assert_mailbox, USER, "Nope", {})
+    assert.is_false(ok)
+    assert.truthy(err:find("mailbox Nope of " .. USER .. " does not exist",
+      1, true))
+  end)
+
+  it("refuses a date it cannot read", function()
+    local ok, err = pcall(testing.mailboxes, USER,
+      { INBOX = { { subject = "x", date = "1 Feb 2024" } } })
+    assert.is_false(ok)
+    assert.is_true(errors.is(err, "usage"))
+    assert.truthy(tostring(err):find("INBOX[1]", 1, true))
+  end)
+
+  it("hands back an account that reaches the user's mail", function()
+    testing.mailboxes(USER, { INBOX = { { subject = "for the account" } } })
+    local account = testing.account(USER)
+    -- The rules layer's account once it is there, else a connection.
+    local imap = imapsift.account and account:conn() or account
+    assert.equal(1, imap:examine("INBOX").exists)
+    account:logout()
+  end)
+end)
+
+describe("an installed imapsift", function()
+  it("finds its installed test server from a test file", function()
+    local build = assert(os.getenv("IMAPSIFT_BUILD"),
+      "IMAPSIFT_BUILD must name the build directory (ctest sets it)")
+    local prefix = build .. "/install-check"
+    assert.is_true(os.execute(("cmake --install %s --prefix %s >/dev/null")
+      :format(shquote(build), shquote(prefix))))
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write([[
+      local testing = require "imapsift.testing"
+      local user, prefix = ...
+      assert(testing.script():find(prefix .. "/bin/../share/imapsift/", 1,
+        true), testing.script())
+      testing.mailboxes(user, { INBOX = { { subject = "installed" } } })
+      testing.assert_mailbox(user, "INBOX", { "installed" })
+      print("ok " .. testing.server().testdir)
+    ]])
+    f:close()
+    -- Run from elsewhere, with nothing pointing into this checkout but
+    -- the state directory of the server already running.
+    local cmd = ("cd / && env -u IMAPSIFT_TESTSERVER IMAPSIFT_TESTDIR=%s " ..
+      "%s %s %s %s 2>&1"):format(shquote(testing.server().testdir),
+      shquote(prefix .. "/bin/imapsift"), shquote(script), shquote(USER),
+      shquote(prefix))
+    local p = assert(io.popen(cmd))
+    local out = p:read("a")
+    local ok = p:close()
+    os.remove(script)
+    assert.is_true(ok, out)
+    assert.equal("ok " .. testing.server().testdir .. "\n", out)
+  end)
+end)
