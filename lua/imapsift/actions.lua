@@ -1,0 +1,396 @@
+-- imapsift.actions: what rules do to message sets, done so that no mail
+-- is lost: MOVE/COPY within an account (RFC 6851, RFC 4315 UID EXPUNGE of
+-- exactly the UIDs acted on), APPENDs confirmed before the source goes
+-- across accounts, flag changes; each recorded in imapsift.plan, and
+-- only planned, never sent, in a dry run.
+
+local errors = require "imapsift.error"
+local plan = require "imapsift.plan"
+local argforms = require "imapsift.args"
+
+local M = {}
+
+-- Message-IDs are read BATCH messages per FETCH, and looked for in the
+-- destination GROUP at a time (OR-ed HEADER keys keep each line short).
+local BATCH = 200
+local GROUP = 20
+
+local ID_ITEM = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
+
+local function q(s) return '"' .. tostring(s) .. '"' end
+
+-- The non-empty parts of set: { mailbox, uidvalidity, uids }.
+local function parts_of(set, what)
+  if type(set) ~= "table" or type(set.parts) ~= "function" then
+    errors.usage(what, "bad argument #1 (a message set expected, got %s)",
+      type(set))
+  end
+  local out = {}
+  for _, p in ipairs(set:parts()) do
+    if #p.uids > 0 then out[#out + 1] = p end
+  end
+  return out
+end
+
+-- The destination Mailbox: a Mailbox, or a name in the part's account.
+local function destination(part, dest, what)
+  if type(dest) == "string" then
+    return part.mailbox.account:mailbox(dest)
+  end
+  if type(dest) ~= "table" or type(rawget(dest, "name")) ~= "string" or
+      rawget(dest, "account") == nil then
+    errors.usage(what, "bad argument #2 (a mailbox or its name expected)")
+  end
+  return dest
+end
+
+local function entry(part, action, dest)
+  local e = { account = part.mailbox.account.name,
+    mailbox = part.mailbox.name, action = action,
+    uids = table.move(part.uids, 1, #part.uids, 1, {}) }
+  if dest then
+    e.destination = dest.name
+    if dest.account ~= part.mailbox.account then
+      e.destination_account = dest.account.name
+    end
+  end
+  return e
+end
+
+-- The error for a destination that does not exist and may not be made.
+local function missing_error(dest, what)
+  errors.raise{ kind = "no", code = "TRYCREATE", command = what,
+    mailbox = dest.name, account = dest.account.name,
+    text = ("mailbox %s does not exist on account %s (give the account " ..
+      "create = true to create it)"):format(q(dest.name), dest.account.name) }
+end
+
+-- Creates dest when its account allows it, else raises naming it.
+local function create_or_raise(dest, what)
+  if not dest.account.create then missing_error(dest, what) end
+  dest:create()
+end
+
+-- with_create(dest, what, fn) -> fn(): on NO [TRYCREATE] creates dest
+-- (or raises naming it) and runs fn once more. Only for commands that
+-- change nothing when they fail that way (COPY, MOVE, APPEND).
+local function with_create(dest, what, fn)
+  local ok, res = pcall(fn)
+  if ok then return res end
+  if errors.is(res, "no") and res.code == "TRYCREATE" then
+    create_or_raise(dest, what)
+    return fn()
+  end
+  error(res, 0)
+end
+
+-- Whether dest exists (a read, so a dry run may ask too).
+local function exists(dest)
+  return dest.account:read(function(c)
+    return #c:list("", dest.name) > 0
+  end)
+end
+
+-- In a dry run a missing destination is reported as the real run would
+-- meet it: planned creation, or the same error.
+local function check_dest_dry(dest, e, what)
+  if exists(dest) then return end
+  if not dest.account.create then missing_error(dest, what) end
+  e.note = "would create " .. dest.name
+end
+
+-- Message-ID of a header block (unfolded; the first <...> of the field).
+local function message_id(block)
+  if type(block) ~= "string" then return nil end
+  block = block:gsub("\r?\n[ \t]+", " ")
+  for line in block:gmatch("[^\r\n]+") do
+    local name, value = line:match("^([^:]+):%s*(.-)%s*$")
+    if name and name:lower() == "message-id" and value ~= "" then
+      return value:match("<[^>]*>") or value
+    end
+  end
+  return nil
+end
+
+local function header_block(m)
+  for k, v in pairs(m.body or {}) do
+    if type(k) == "string" and k:upper():find("^HEADER%.FIELDS") then
+      return v
+    end
+  end
+  return nil
+end
+
+local function chunks(list, n)
+  local out = {}
+  for i = 1, #list, n do out[#out + 1] = table.move(list, i,
+    math.min(i + n - 1, #list), 1, {}) end
+  return out
+end
+
+-- ids_of(account, uids) -> { [uid] = Message-ID } of the selected
+-- mailbox's messages that have one, BATCH per FETCH.
+local function ids_of(account, uids)
+  local ids = {}
+  for _, batch in ipairs(chunks(uids, BATCH)) do
+    account:read(function(c)
+      c:fetch(batch, { "UID", ID_ITEM }, { each = function(m)
+        ids[m.uid] = message_id(header_block(m))
+      end })
+    end)
+  end
+  return ids
+end
+
+local function id_list(ids, uids)
+  local out = {}
+  for _, uid in ipairs(uids) do out[#out + 1] = ids[uid] end
+  return out
+end
+
+-- OR-ed HEADER Message-ID keys: OR k1 OR k2 k3 (RFC 9051 6.4.4).
+local function any_id(group)
+  local keys = {}
+  for i, id in ipairs(group) do
+    if i < #group then keys[#keys + 1] = "OR" end
+    keys[#keys + 1] = "HEADER"
+    keys[#keys + 1] = "Message-ID"
+    keys[#keys + 1] = id
+  end
+  return keys
+end
+
+-- present(dest, ids) -> { [Message-ID] = true } for those of ids already
+-- in dest (selected). HEADER search matches substrings, so the found
+-- messages' own Message-IDs decide.
+local function present(dest, ids)
+  local found = {}
+  for _, group in ipairs(chunks(ids, GROUP)) do
+    local uids = dest.account:read(function(c)
+      return c:search(any_id(group))
+    end)
+    for _, id in pairs(ids_of(dest.account, uids)) do found[id] = true end
+  end
+  return found
+end
+
+local function strip_recent(flags)
+  local out = {}
+  for _, f in ipairs(flags or {}) do
+    if f:lower() ~= "\\recent" then out[#out + 1] = f end
+  end
+  return out
+end
+
+-- append_one(src, dest, uid, what) -> APPEND's result, or nil when the
+-- message is gone: fetched alone, so memory is bound by one message;
+-- appended with its flags (less \Recent) and internal date.
+local function append_one(src, dest, uid, what)
+  local m = src.account:read(function(c)
+    return c:fetch(uid, { "BODY.PEEK[]", "FLAGS", "INTERNALDATE" })[1]
+  end)
+  if not (m and m.body and m.body[""]) then return nil end
+  return with_create(dest, what, function()
+    return dest.account:conn():append(dest.name, m.body[""],
+      { flags = strip_recent(m.flags), date = m.internaldate })
+  end)
+end
+
+-- copy_one(src, dest, uid, id) -> whether the copy is confirmed, by
+-- APPENDUID or by finding its Message-ID in dest; without either (no
+-- UIDPLUS and no Message-ID) it stays unconfirmed.
+local function copy_one(src, dest, uid, id, what)
+  local r = append_one(src, dest, uid, what)
+  if r == nil then return false end
+  if type(r) == "table" and r.uid then return true end
+  if not id then return false end
+  dest:select(true)
+  return next(present(dest, { id })) ~= nil
+end
+
+-- Marks uids \Deleted in the (selected) source and UID EXPUNGEs exactly
+-- them; without UIDPLUS they stay marked, and the entry says so.
+local function remove(part, uids, e)
+  local c = part.mailbox.account:conn()
+  c:store(uids, "+FLAGS", { "\\Deleted" }, { silent = true })
+  if c.capabilities.UIDPLUS then
+    c:expunge(uids)
+  else
+    e.note = "left marked \\Deleted: the server lacks UIDPLUS, and a " ..
+      "plain EXPUNGE would also remove other deleted mail"
+    plan.warn(e.note)
+  end
+end
+
+-- The note a same-account move carries on a server with neither MOVE nor
+-- UIDPLUS: copied, marked \Deleted, not expunged.
+local NO_EXPUNGE = "left marked \\Deleted in the source: the server " ..
+  "lacks MOVE and UIDPLUS, and a plain EXPUNGE would also remove other " ..
+  "deleted mail"
+
+local function verbose_ids(part, e)
+  if plan.is_verbose() then
+    e.message_ids = id_list(ids_of(part.mailbox.account, part.uids),
+      part.uids)
+  end
+end
+
+-- A move or copy within one account: the connection splits long sets;
+-- a MOVE-less server gets COPY + \Deleted + UID EXPUNGE of those UIDs.
+local function same_account(kind, part, dest, what)
+  local conn = part.mailbox.account:conn()
+  part.mailbox:ensure(part.uidvalidity)
+  local e = entry(part, kind, dest)
+  verbose_ids(part, e)
+  local caps = conn.capabilities
+  local keep = kind == "move" and not caps.MOVE and not caps.UIDPLUS
+  if keep then e.note = NO_EXPUNGE end
+  if plan.is_dry() then
+    check_dest_dry(dest, e, what)
+    return plan.record(e)
+  end
+  local uids = part.uids
+  with_create(dest, what, function()
+    if kind == "copy" or keep then return conn:copy(uids, dest.name) end
+    return conn:move(uids, dest.name)
+  end)
+  if keep then
+    conn:store(uids, "+FLAGS", { "\\Deleted" }, { silent = true })
+    plan.warn(NO_EXPUNGE)
+  end
+  return plan.record(e)
+end
+
+-- Copies what dest lacks of part, one message at a time; returns the
+-- confirmed UIDs (present before, or appended and confirmed) and the
+-- number found already there.
+local function transfer(part, dest, ids, what)
+  dest:select(true)
+  local found = present(dest, id_list(ids, part.uids))
+  local confirmed, skipped = {}, 0
+  for _, uid in ipairs(part.uids) do
+    local id = ids[uid]
+    if id and found[id] then
+      confirmed[#confirmed + 1] = uid
+      skipped = skipped + 1
+    elseif copy_one(part.mailbox, dest, uid, id, what) then
+      confirmed[#confirmed + 1] = uid
+    end
+  end
+  return confirmed, skipped
+end
+
+-- A move or copy to another account. Idempotent: Message-IDs already in
+-- dest are not copied again, and only confirmed copies leave the source.
+local function cross_account(kind, part, dest, what)
+  part.mailbox:ensure(part.uidvalidity)
+  local e = entry(part, kind, dest)
+  if plan.is_dry() then
+    verbose_ids(part, e)
+    check_dest_dry(dest, e, what)
+    return plan.record(e)
+  end
+  if not exists(dest) then create_or_raise(dest, what) end
+  local ids = ids_of(part.mailbox.account, part.uids)
+  local confirmed, skipped = transfer(part, dest, ids, what)
+  e.uids, e.count, e.skipped = confirmed, #confirmed, skipped
+  e.message_ids = id_list(ids, confirmed)
+  if #confirmed < #part.uids then
+    e.note = ("%d not confirmed, left in the source"):format(
+      #part.uids - #confirmed)
+    plan.warn(("%d messages in %s could not be confirmed in %s: " ..
+      "left in the source"):format(#part.uids - #confirmed,
+      part.mailbox.name, dest.name))
+  end
+  if kind == "move" and #confirmed > 0 then
+    part.mailbox:ensure(part.uidvalidity)
+    remove(part, confirmed, e)
+  end
+  return plan.record(e)
+end
+
+local function transfer_set(kind, set, dest)
+  local what = kind:upper() .. " to " .. q(type(dest) == "table" and
+    rawget(dest, "name") or dest)
+  local n = 0
+  for _, part in ipairs(parts_of(set, what)) do
+    local d = destination(part, dest, what)
+    local e
+    if d.account == part.mailbox.account then
+      e = same_account(kind, part, d, what)
+    else
+      e = cross_account(kind, part, d, what)
+    end
+    n = n + e.count
+  end
+  return n
+end
+
+-- move(set, dest) -> number of messages moved (planned in a dry run).
+-- dest: a Mailbox (of any account) or a mailbox name in the set's own.
+function M.move(set, dest) return transfer_set("move", set, dest) end
+
+-- copy(set, dest) -> number of messages copied (or planned).
+function M.copy(set, dest) return transfer_set("copy", set, dest) end
+
+-- delete(set) -> number of messages deleted: \Deleted, then UID EXPUNGE
+-- of exactly those (a server without UIDPLUS leaves them marked).
+function M.delete(set)
+  local n = 0
+  for _, part in ipairs(parts_of(set, "delete")) do
+    part.mailbox:ensure(part.uidvalidity)
+    local e = entry(part, "delete")
+    verbose_ids(part, e)
+    if plan.is_dry() then
+      if not part.mailbox.account:conn().capabilities.UIDPLUS then
+        e.note = "would be left marked \\Deleted: the server lacks UIDPLUS"
+      end
+    else
+      remove(part, part.uids, e)
+    end
+    n = n + plan.record(e).count
+  end
+  return n
+end
+
+local MODES = { ["+"] = "+FLAGS", add = "+FLAGS", ["+FLAGS"] = "+FLAGS",
+  ["-"] = "-FLAGS", remove = "-FLAGS", ["-FLAGS"] = "-FLAGS",
+  ["="] = "FLAGS", replace = "FLAGS", FLAGS = "FLAGS" }
+local ACTION = { ["+FLAGS"] = "flag", ["-FLAGS"] = "unflag",
+  FLAGS = "set flags" }
+
+-- store(set, mode, flags) -> number of messages changed. mode: "+FLAGS"
+-- (or "add", "+"), "-FLAGS" ("remove", "-") or "FLAGS" ("replace", "=");
+-- flags: a flag or an array of them, checked before anything is sent.
+function M.store(set, mode, flags)
+  local m = MODES[type(mode) == "string" and (MODES[mode] and mode or
+    mode:upper()) or ""]
+  if not m then
+    errors.usage("store", "bad argument #2 (+FLAGS, -FLAGS or FLAGS " ..
+      "expected, got %s)", tostring(mode))
+  end
+  if type(flags) == "string" then flags = { flags } end
+  flags = argforms.flags(flags, "flags", "STORE " .. m)
+  local n = 0
+  for _, part in ipairs(parts_of(set, "STORE " .. m)) do
+    local conn = part.mailbox.account:conn()
+    part.mailbox:ensure(part.uidvalidity)
+    local e = entry(part, ACTION[m])
+    e.flags = flags
+    verbose_ids(part, e)
+    if not plan.is_dry() then
+      conn:store(part.uids, m, flags, { silent = true })
+    end
+    n = n + plan.record(e).count
+  end
+  return n
+end
+
+function M.flag(set, f) return M.store(set, "+FLAGS", f) end
+function M.unflag(set, f) return M.store(set, "-FLAGS", f) end
+function M.mark_seen(set) return M.store(set, "+FLAGS", "\\Seen") end
+function M.mark_unseen(set) return M.store(set, "-FLAGS", "\\Seen") end
+function M.add_keyword(set, k) return M.store(set, "+FLAGS", k) end
+function M.remove_keyword(set, k) return M.store(set, "-FLAGS", k) end
+
+return M

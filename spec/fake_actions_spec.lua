@@ -1,0 +1,188 @@
+-- Specs for lua/imapsift/actions.lua against the scripted fake server:
+-- the exact commands an action sends on servers without MOVE or
+-- UIDPLUS, a destination the server says to create (TRYCREATE), and the
+-- dry run that sends nothing.
+local fake = require "support.fake"
+local account = require "imapsift.account"
+local msgset = require "imapsift.msgset"
+local actions = require "imapsift.actions"
+local plan = require "imapsift.plan"
+
+local CRLF = "\r\n"
+
+local servers, accounts, lines = {}, {}, {}
+local saved_log
+
+before_each(function()
+  saved_log = plan.log
+  lines = {}
+  plan.log = function(line) lines[#lines + 1] = line end
+  plan.reset()
+  plan.dry_run(false)
+end)
+
+after_each(function()
+  for _, a in ipairs(accounts) do pcall(a.logout, a) end
+  for _, s in ipairs(servers) do s:cleanup() end
+  servers, accounts = {}, {}
+  plan.log = saved_log
+  plan.dry_run(false)
+  plan.reset()
+end)
+
+-- PREAUTH with caps, then SELECT INBOX read-write (UIDVALIDITY 42), then
+-- the steps given.
+local function script(caps, more, examine)
+  local steps = {
+    { send = "* PREAUTH [CAPABILITY IMAP4rev1 " .. caps .. "] hi" .. CRLF },
+    { recv = examine and "^A1 EXAMINE INBOX\r\n$" or "^A1 SELECT INBOX\r\n$" },
+    { send = "* 3 EXISTS\r\n* OK [UIDVALIDITY 42] x\r\n" ..
+      "* OK [UIDNEXT 10] x\r\n" },
+    { reply = examine and "OK [READ-ONLY] examined" or
+      "OK [READ-WRITE] selected" },
+  }
+  for _, s in ipairs(more) do steps[#steps + 1] = s end
+  steps[#steps + 1] = { drain = true }
+  return steps
+end
+
+-- An account on a fake server, and the set of UIDs 1:3 in its INBOX.
+local function start(caps, more, opts)
+  local srv = fake.new(script(caps, more, opts and opts.examine))
+  servers[#servers + 1] = srv
+  local o = srv:options{ name = "fake" }
+  for k, v in pairs(opts or {}) do if k ~= "examine" then o[k] = v end end
+  local acct = account.new(o)
+  accounts[#accounts + 1] = acct
+  local set = msgset.new{ { mailbox = acct:mailbox("INBOX"),
+    uidvalidity = 42, uids = { 1, 2, 3 } } }
+  return acct, set, srv
+end
+
+-- The commands the client sent, without the tag.
+local function sent(acct, srv)
+  local conn = rawget(acct, "link")
+  if conn then conn:shutdown() end -- waits for the fake: the log is whole
+  local out = {}
+  for line in srv:log():gmatch("([^\n]*)\n") do
+    out[#out + 1] = line:gsub("\r$", ""):gsub("^%S+ ", "")
+  end
+  return out
+end
+
+local function has(list, s)
+  for _, v in ipairs(list) do if v == s then return true end end
+  return false
+end
+
+describe("actions on a fake server", function()
+  it("moves with MOVE when offered", function()
+    local acct, set, srv = start("MOVE UIDPLUS", {
+      { recv = "^A2 UID MOVE 1:3 Archive\r\n$" }, { reply = "OK moved" } })
+    assert.are.equal(3, actions.move(set, acct:mailbox("Archive")))
+    local cmds = sent(acct, srv)
+    assert.are.equal("UID MOVE 1:3 Archive", cmds[2])
+    assert.are.equal("fake: moved 3 messages INBOX -> Archive (uids 1:3)",
+      lines[1])
+  end)
+
+  it("without MOVE: COPY, \\Deleted, UID EXPUNGE of exactly those",
+    function()
+    local acct, set, srv = start("UIDPLUS", {
+      { recv = "^A2 UID COPY 1:3 Archive\r\n$" }, { reply = "OK copied" },
+      { recv = "^A3 UID STORE 1:3 %+FLAGS.SILENT %(\\Deleted%)\r\n$" },
+      { reply = "OK stored" },
+      { recv = "^A4 UID EXPUNGE 1:3\r\n$" }, { reply = "OK expunged" } })
+    actions.move(set, "Archive")
+    local cmds = sent(acct, srv)
+    assert.are.equal("UID EXPUNGE 1:3", cmds[4])
+    assert.is_false(has(cmds, "EXPUNGE"))
+  end)
+
+  it("without MOVE and UIDPLUS: leaves them \\Deleted and warns",
+    function()
+    local acct, set, srv = start("", {
+      { recv = "^A2 UID COPY 1:3 Archive\r\n$" }, { reply = "OK copied" },
+      { recv = "^A3 UID STORE 1:3 %+FLAGS.SILENT %(\\Deleted%)\r\n$" },
+      { reply = "OK stored" } })
+    assert.are.equal(3, actions.move(set, acct:mailbox("Archive")))
+    local cmds = sent(acct, srv)
+    assert.are.equal(3, #cmds) -- SELECT, COPY, STORE
+    for _, c in ipairs(cmds) do assert.is_nil(c:find("EXPUNGE")) end
+    local e = plan.entries()[1]
+    assert.truthy(e.note:find("left marked \\Deleted", 1, true))
+    assert.truthy(lines[1]:find("warning:", 1, true))
+  end)
+
+  it("delete without UIDPLUS marks only, never a plain EXPUNGE", function()
+    local acct, set, srv = start("", {
+      { recv = "^A2 UID STORE 1:3 %+FLAGS.SILENT %(\\Deleted%)\r\n$" },
+      { reply = "OK stored" } })
+    actions.delete(set)
+    local cmds = sent(acct, srv)
+    for _, c in ipairs(cmds) do assert.is_nil(c:find("EXPUNGE")) end
+    assert.truthy(plan.entries()[1].note:find("UIDPLUS", 1, true))
+  end)
+
+  it("creates a destination on NO [TRYCREATE] when the account says so",
+    function()
+    local acct, set, srv = start("MOVE UIDPLUS", {
+      { recv = "^A2 UID MOVE 1:3 News\r\n$" },
+      { reply = "NO [TRYCREATE] no such mailbox" },
+      { recv = "^A3 CREATE News\r\n$" }, { reply = "OK created" },
+      { recv = "^A4 UID MOVE 1:3 News\r\n$" }, { reply = "OK moved" } },
+      { create = true })
+    assert.are.equal(3, actions.move(set, "News"))
+    local cmds = sent(acct, srv)
+    assert.are.equal("CREATE News", cmds[3])
+    assert.are.equal("UID MOVE 1:3 News", cmds[4])
+  end)
+
+  it("names account and mailbox when it may not create it", function()
+    local acct, set, srv = start("MOVE UIDPLUS", {
+      { recv = "^A2 UID MOVE 1:3 News\r\n$" },
+      { reply = "NO [TRYCREATE] no such mailbox" } })
+    local ok, err = pcall(actions.move, set, "News")
+    assert.is_false(ok)
+    assert.are.equal("TRYCREATE", err.code)
+    assert.are.equal("News", err.mailbox)
+    local text = tostring(err)
+    assert.truthy(text:find('"News"', 1, true))
+    assert.truthy(text:find("account fake", 1, true))
+    assert.truthy(text:find("create = true", 1, true))
+    local cmds = sent(acct, srv)
+    for _, c in ipairs(cmds) do assert.is_nil(c:find("CREATE")) end
+  end)
+
+  it("stores flags silently and refuses a bad flag before sending",
+    function()
+    local acct, set, srv = start("", {
+      { recv = "^A2 UID STORE 1:3 %-FLAGS.SILENT %(\\Flagged%)\r\n$" },
+      { reply = "OK stored" } })
+    local ok, err = pcall(actions.store, set, "+FLAGS", "\\*")
+    assert.is_false(ok)
+    assert.are.equal("usage", err.kind)
+    assert.are.equal(3, actions.unflag(set, "\\Flagged"))
+    local cmds = sent(acct, srv)
+    assert.are.equal("UID STORE 1:3 -FLAGS.SILENT (\\Flagged)", cmds[2])
+    assert.are.equal("fake: unflagged 3 messages INBOX \\Flagged " ..
+      "(uids 1:3)", lines[1])
+  end)
+
+  it("in a dry run examines, checks the destination, sends no change",
+    function()
+    local acct, set, srv = start("MOVE UIDPLUS", {
+      { recv = "^A2 LIST \"\" Archive\r\n$" },
+      { send = "* LIST () \"/\" Archive\r\n" }, { reply = "OK listed" } },
+      { examine = true })
+    plan.dry_run(true)
+    assert.are.equal(3, actions.move(set, "Archive"))
+    assert.are.equal(3, actions.delete(set))
+    assert.are.equal(3, actions.mark_seen(set))
+    local cmds = sent(acct, srv)
+    assert.are.same({ "EXAMINE INBOX", 'LIST "" Archive' }, cmds)
+    assert.are.equal("fake: would move 3 messages INBOX -> Archive " ..
+      "(uids 1:3)", lines[1])
+    assert.are.equal(3, #plan.entries())
+  end)
+end)
