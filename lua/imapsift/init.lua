@@ -63,6 +63,9 @@ local M = {
   core = core,
   backoff_delay = reconnect.backoff_delay,
 }
+-- Dry runs, the record of what actions did and named rules.
+local plan = require "imapsift.plan"
+M.dry_run, M.plan, M.rule = plan.dry_run, plan.entries, plan.rule
 for k, v in pairs(util) do M[k] = v end
 
 return M
