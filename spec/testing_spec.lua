@@ -81,7 +81,8 @@ describe("imapsift.testing", function()
   end)
 
   it("asserts a mailbox's subjects in any order", function()
-    testing.mailboxes(USER, { INBOX = { { subject = "b" }, { subject = "a" } } })
+    testing.mailboxes(USER,
+      { INBOX = { { subject = "b" }, { subject = "a" } } })
     testing.assert_mailbox(USER, "INBOX", { "a", "b" })
     local ok, err = pcall(testing.assert_mailbox, USER, "INBOX", { "a" })
     assert.is_false(ok)
