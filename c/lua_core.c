@@ -107,6 +107,8 @@ int isf_lua_open(lua_State *L)
     isf_lua_open_conn(L);
     isf_lua_open_crypto(L);
     isf_lua_open_run(L);
+    isf_lua_open_regex(L);
+    isf_lua_open_iconv(L);
     lua_pushliteral(L, "imapsift.core 0.1");
     lua_setfield(L, -2, "_VERSION");
     return 1;

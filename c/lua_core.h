@@ -16,6 +16,12 @@ void isf_lua_open_crypto(lua_State *L);
 /* Adds run_command, secret commands with a deadline (lua_run.c). */
 void isf_lua_open_run(lua_State *L);
 
+/* Adds regex, the PCRE2 Regex metatable and pcre2_version (lua_regex.c). */
+void isf_lua_open_regex(lua_State *L);
+
+/* Adds iconv, charset conversion to UTF-8 (lua_iconv.c). */
+void isf_lua_open_iconv(lua_State *L);
+
 /* Adds connect, spawn and the Connection metatable (lua_conn.c). */
 void isf_lua_open_conn(lua_State *L);
 
