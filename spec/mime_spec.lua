@@ -16,9 +16,13 @@ describe("imapsift.mime.decode", function()
       mime.decode("Re: =?utf-8?q?Caf=C3=A9?= =?utf-8?q?_cr=C3=A8me?= today"))
   end)
 
+  it("decodes any charset iconv knows", function()
+    assert.equal("Привет", mime.decode("=?koi8-r?b?8NLJ18XU?="))
+  end)
+
   it("leaves unknown charsets, bad encodings and plain text alone", function()
-    local koi = "=?koi8-r?b?8NLJ18XU?="
-    assert.equal(koi, mime.decode(koi))
+    local unknown = "=?x-no-such-charset?b?8NLJ18XU?="
+    assert.equal(unknown, mime.decode(unknown))
     assert.equal("=?utf-8?b?!!!?=", mime.decode("=?utf-8?b?!!!?="))
     assert.equal("=?utf-8?q?=FF?=", mime.decode("=?utf-8?q?=FF?=")) -- not UTF-8
     assert.equal("plain subject", mime.decode("plain subject"))
