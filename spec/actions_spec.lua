@@ -9,6 +9,7 @@ local account = require "imapsift.account"
 local msgset = require "imapsift.msgset"
 local actions = require "imapsift.actions"
 local plan = require "imapsift.plan"
+local errors = require "imapsift.error"
 
 local TAG = ("r3-%d-%d"):format(os.time(), math.random(1, 1e6))
 local function box(n) return TAG .. "-" .. n end
@@ -303,5 +304,67 @@ describe("a dry run", function()
     assert.are.equal(3, #ids(raw_a, names.dst))
     assert.are.equal(2, #ids(raw_b, names.far))
     assert.are.equal(3, #snapshot(raw_a, names.src))
+  end)
+end)
+
+describe("a cross-account move cut at any command", function()
+  local CALLS = { "list", "select", "examine", "status", "fetch", "search",
+    "append", "store", "expunge", "create" }
+
+  -- cut(accts, k): the k-th call on these accounts' connections is done
+  -- by the server, then the link drops before the answer is seen (the
+  -- worst moment). Returns a function telling whether it fired.
+  local function cut(accts, k)
+    local n, fired = 0, false
+    for _, a in ipairs(accts) do
+      local c = a:conn()
+      for _, name in ipairs(CALLS) do
+        local real = c[name]
+        c[name] = function(self, ...)
+          n = n + 1
+          local r = table.pack(real(self, ...))
+          if n == k then
+            fired = true
+            self:shutdown()
+            errors.raise{ kind = "closed", command = name,
+              text = "connection cut by the spec" }
+          end
+          return table.unpack(r, 1, r.n)
+        end
+      end
+    end
+    return function() return fired end
+  end
+
+  it("then run again leaves every message exactly once", function()
+    for k = 1, 40 do
+      local src, dst = box("k" .. k .. "-src"), box("k" .. k .. "-dst")
+      local uids = fill(raw_a, src, 3)
+      fill(raw_b, dst, 0)
+      local fired = cut({ alice, bob }, k)
+      local ok = pcall(actions.move, set_of(alice, raw_a, src, uids),
+        bob:mailbox(dst))
+      alice:logout(); bob:logout()
+      accounts()
+      -- the retry: the rule runs again over what the source now holds
+      raw_a:examine(src)
+      local left = raw_a:search{ "ALL" }
+      raw_a:unselect()
+      actions.move(set_of(alice, raw_a, src, left), bob:mailbox(dst))
+      assert.are.same({}, snapshot(raw_a, src))
+      assert.are.same({ ("<%s-1@example.org>"):format(src),
+        ("<%s-2@example.org>"):format(src),
+        ("<%s-3@example.org>"):format(src) }, ids(raw_b, dst))
+      raw_a:delete(src)
+      raw_b:delete(dst)
+      if not fired() then
+        assert.is_true(ok)
+        assert.is_true(k > 5)
+        return
+      end
+      alice:logout(); bob:logout()
+      accounts()
+    end
+    error("the move never ran to its end")
   end)
 end)
