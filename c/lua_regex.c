@@ -125,11 +125,21 @@ static void cache_get(lua_State *L)
     lua_setfield(L, LUA_REGISTRYINDEX, CACHE_KEY);
 }
 
-/* regex(pattern [, flags]) -> Regex. The cache key is flags, NUL,
- * pattern: flag letters never contain a NUL, so keys cannot collide, and
- * no key equals "n", the field that counts entries. A full cache is
- * simply emptied: rules use a handful of patterns, a loop that builds
- * thousands gets no benefit from keeping old ones. */
+/* Pushes the cache key of the pattern at index 1: flags, NUL, pattern.
+ * Flag letters never contain a NUL, so keys cannot collide, and no key
+ * equals "n", the field that counts entries. */
+static void push_key(lua_State *L, const char *flags)
+{
+    lua_pushstring(L, flags);
+    lua_pushlstring(L, "", 1);
+    lua_pushvalue(L, 1);
+    lua_concat(L, 3);
+}
+
+/* regex(pattern [, flags]) -> Regex, from the cache when it was
+ * compiled before. A full cache is simply emptied: rules use a handful
+ * of patterns, a loop that builds thousands gains nothing from keeping
+ * old ones. */
 static int l_regex(lua_State *L)
 {
     size_t n;
@@ -142,10 +152,7 @@ static int l_regex(lua_State *L)
         return regex_raise(L, "usage",
                            "regex flags are letters of \"imsx\"", -1);
     cache_get(L);                                  /* cache */
-    lua_pushstring(L, flags);
-    lua_pushliteral(L, "\0");
-    lua_pushvalue(L, 1);
-    lua_concat(L, 3);                              /* cache key */
+    push_key(L, flags);                            /* cache key */
     if (lua_rawget(L, -2) == LUA_TUSERDATA)
         return 1;
     lua_pop(L, 1);                                 /* cache */
@@ -160,10 +167,7 @@ static int l_regex(lua_State *L)
         count = 0;
     }
     regex_compile(L, pat, n, flags, opts);         /* cache rx */
-    lua_pushstring(L, flags);
-    lua_pushliteral(L, "\0");
-    lua_pushvalue(L, 1);
-    lua_concat(L, 3);
+    push_key(L, flags);
     lua_pushvalue(L, -2);
     lua_rawset(L, -4);
     lua_pushinteger(L, count + 1);

@@ -79,6 +79,10 @@ describe("core.regex", function()
   it("compiles the same pattern and flags once", function()
     assert.equal(core.regex("x+y"), core.regex("x+y"))
     assert.are_not.equal(core.regex("x+y"), core.regex("x+y", "i"))
+    -- flags and pattern are kept apart in the cache
+    assert.are_not.equal(core.regex("ix"), core.regex("x", "i"))
+    assert.is_false(core.regex("ix"):match("X"))
+    assert.equal(core.regex("n"), core.regex("n"))
     for i = 1, 200 do core.regex("p" .. i) end -- the cache stays bounded
     assert.is_true(core.regex("p1"):match("p1"))
   end)
