@@ -63,6 +63,16 @@ local M = {
   core = core,
   backoff_delay = reconnect.backoff_delay,
 }
+-- The rules layer: accounts, mailboxes, message sets, dates.
+local account = require "imapsift.account"
+local dates = require "imapsift.dates"
+M.account = account.new
+M.finish = account.finish
+M.days_ago = dates.days_ago
+M.dates = dates
+M.criteria = require "imapsift.criteria"
+M.msgset = require "imapsift.msgset"
+M.IMAP = require("imapsift.imapfilter").IMAP
 -- Dry runs, the record of what actions did and named rules.
 local plan = require "imapsift.plan"
 M.dry_run, M.plan, M.rule = plan.dry_run, plan.entries, plan.rule

@@ -1,0 +1,148 @@
+-- imapsift.account: one mail account of a rules script: its connection
+-- (opened on first use, reconnected after a lost link), its mailboxes
+-- (account:mailbox("INBOX"), account.INBOX, account["Lists/lua-l"]) and
+-- the registry that logs every account out at the end of the script.
+
+local errors = require "imapsift.error"
+
+local M = {}
+
+local Account = {}
+M.Account = Account
+
+-- Accounts still open, so finish() can log them out; weak, so a script
+-- that drops an account lets it be collected (and shut down).
+local registry = setmetatable({}, { __mode = "k" })
+
+-- account.NAME and account["a/b"] are mailboxes; methods come first.
+function Account.__index(self, k)
+  local m = Account[k]
+  if m ~= nil then return m end
+  if type(k) == "string" then return self:mailbox(k) end
+  return nil
+end
+
+local OWN = { name = true, create = true }
+
+-- new(opts) -> Account. opts: imapsift.connect's options plus name (for
+-- logs, default user@host) and create (create missing destinations).
+function M.new(opts)
+  if type(opts) ~= "table" then
+    errors.usage("account", "needs a table of options, got %s", type(opts))
+  end
+  local copts = {}
+  for k, v in pairs(opts) do if not OWN[k] then copts[k] = v end end
+  local self = setmetatable({
+    name = opts.name or ((opts.user or "?") .. "@" .. (opts.host or
+      "localhost")),
+    create = opts.create and true or false,
+    opts = copts,
+    link = false,    -- the Connection, once connected
+    boxes = {},      -- [name] = Mailbox
+  }, Account)
+  registry[self] = true
+  return self
+end
+
+-- The plan module (dry runs) is optional: without it nothing is dry.
+local function plan()
+  local ok, p = pcall(require, "imapsift.plan")
+  return ok and p or nil
+end
+M.plan = plan
+
+-- conn() -> the connected Connection: connects on first use, and after
+-- a lost link reconnects (logging in and re-selecting) before returning.
+function Account:conn()
+  local c = rawget(self, "link")
+  if not c then
+    c = require("imapsift").connect(self.opts)
+    rawset(self, "link", c)
+  elseif c:state() == "LOGOUT" then
+    c:reconnect()
+  end
+  local p = plan()
+  if p and p.guard then p.guard(c) end
+  return c
+end
+
+-- Whether err is a lost link that reading again on a new one can cure.
+local function lost(err)
+  return errors.is(err, "closed") or errors.is(err, "bye") or
+    errors.is(err, "timeout")
+end
+
+-- read(fn) -> fn(conn)'s results. fn must only read (search, fetch,
+-- select): when the link is lost while it runs, the account reconnects
+-- and runs fn once more.
+function Account:read(fn)
+  local res = table.pack(pcall(fn, self:conn()))
+  if res[1] then return table.unpack(res, 2, res.n) end
+  if not lost(res[2]) then error(res[2], 0) end
+  local c = rawget(self, "link")
+  if c and c:state() ~= "LOGOUT" then c:shutdown() end
+  return fn(self:conn())
+end
+
+-- write(fn) -> fn(conn)'s results. A step that changes mail is never
+-- repeated blindly: a lost link raises, and the next call reconnects.
+function Account:write(fn)
+  return fn(self:conn())
+end
+
+-- mailbox(name) -> the Mailbox of that name (one object per name).
+function Account:mailbox(name)
+  if type(name) ~= "string" or name == "" then
+    errors.usage("mailbox", "needs a mailbox name, got %s", tostring(name))
+  end
+  local boxes = rawget(self, "boxes")
+  local mb = boxes[name]
+  if mb == nil then
+    mb = require("imapsift.mailbox").new(self, name)
+    boxes[name] = mb
+  end
+  return mb
+end
+
+-- list([pattern]) -> array of mailbox names (all by default).
+function Account:list(pattern)
+  return self:read(function(c)
+    local names = {}
+    for i, mb in ipairs(c:list("", pattern or "*")) do names[i] = mb.name end
+    return names
+  end)
+end
+
+-- logout(): log out (or drop a broken link) and forget the connection;
+-- the next use connects again.
+function Account:logout()
+  local c = rawget(self, "link")
+  rawset(self, "link", false)
+  if c and c:state() ~= "LOGOUT" then
+    if not pcall(c.logout, c) then c:shutdown() end
+  elseif c then
+    c:shutdown()
+  end
+  registry[self] = nil
+  return true
+end
+
+function Account:__close() self:logout() end
+
+function Account:__gc()
+  local c = rawget(self, "link")
+  if c then c:shutdown() end
+end
+
+function Account:__tostring()
+  return "imapsift account " .. rawget(self, "name")
+end
+
+-- finish(): log out every account still open (the end of a script).
+function M.finish()
+  local open = {}
+  for a in pairs(registry) do open[#open + 1] = a end
+  for _, a in ipairs(open) do a:logout() end
+end
+
+return M

@@ -1,0 +1,249 @@
+-- imapsift.message: Message, one message read from a MessageSet (uid,
+-- mailbox, flags, size, date, decoded subject and addresses, any header,
+-- body and parts fetched on demand with BODY.PEEK), and the batched
+-- reading of sets: set:each(fields), set:messages(fields).
+
+local errors = require "imapsift.error"
+local internaldate = require "imapsift.internaldate"
+local msgset = require "imapsift.msgset"
+
+local M = {}
+
+local Message = {}
+M.Message = Message
+
+-- R1's header decoding, loaded when first needed.
+local function headers() return require "imapsift.headers" end
+
+-- Fields that come from a header, and the header each comes from.
+M.HEADER_FIELDS = { from = "From", to = "To", cc = "Cc", bcc = "Bcc",
+  reply_to = "Reply-To", subject = "Subject", message_id = "Message-ID",
+  sent = "Date" }
+local ADDRESSES = { from = true, to = true, cc = true, bcc = true,
+  reply_to = true }
+-- Fields that are FETCH items of their own.
+local ITEMS = { flags = "FLAGS", size = "RFC822.SIZE", date = "INTERNALDATE" }
+
+-- A header name usable in HEADER.FIELDS (RFC 5322 field-name, kept to
+-- what is also an IMAP atom).
+function M.header_name(name)
+  if type(name) ~= "string" or not name:match("^[%w%-_%.]+$") then
+    errors.usage("fetch", "not a header field name: %s", tostring(name))
+  end
+  return name
+end
+
+-- The value of a header-derived field, from the parsed header block.
+local function from_header(self, field)
+  local raw = self:raw_headers(M.HEADER_FIELDS[field])
+  if raw == nil then return nil end
+  local h = headers()
+  if ADDRESSES[field] then
+    local list = {}
+    for _, v in ipairs(raw) do
+      for _, a in ipairs(h.addresses(v)) do list[#list + 1] = a end
+    end
+    return list
+  elseif field == "subject" then
+    return h.decode(raw[1])
+  elseif field == "sent" then
+    return h.date(raw[1])
+  end
+  return (raw[1]:gsub("^%s+", ""):gsub("%s+$", ""))
+end
+
+-- Computed fields: from the headers, or fetched when the set was read
+-- without them (msg.size after each{ "subject" }).
+function Message.__index(self, k)
+  local m = Message[k]
+  if m ~= nil then return m end
+  local v
+  if M.HEADER_FIELDS[k] then
+    v = from_header(self, k)
+  elseif ITEMS[k] then
+    self:fetch_items()
+    return rawget(self, k)
+  end
+  if v ~= nil then rawset(self, k, v) end
+  return v
+end
+
+-- fetch(items) -> the FETCH table of this message, on the account's
+-- connection, with its mailbox selected under the set's UIDVALIDITY.
+function Message:fetch(items)
+  local mb, uv, uid = rawget(self, "mailbox"), rawget(self, "uidvalidity"),
+    rawget(self, "uid")
+  local r = mb.account:read(function(c)
+    mb:ensure(uv, true)
+    return c:fetch({ uid }, items)[1]
+  end)
+  if r == nil then
+    errors.raise{ kind = "no", command = "FETCH", mailbox = mb.name,
+      text = ("message UID %d is no longer in %s"):format(uid, mb.name) }
+  end
+  return r
+end
+
+local function set_items(self, r)
+  if r.flags then rawset(self, "flags", r.flags) end
+  if r.size then rawset(self, "size", r.size) end
+  if r.internaldate then
+    rawset(self, "date", internaldate.parse(r.internaldate))
+  end
+end
+
+function Message:fetch_items()
+  set_items(self, self:fetch{ "FLAGS", "RFC822.SIZE", "INTERNALDATE" })
+end
+
+local function header_block(r)
+  for k, v in pairs(r.body or {}) do
+    if k:match("^HEADER") then return v end
+  end
+end
+
+-- raw_headers(name) -> array of the raw (undecoded, unfolded) values of
+-- header name, or nil; the whole header is fetched when the set was
+-- read without that field.
+function Message:raw_headers(name)
+  local lname = name:lower()
+  local hdrs, known = rawget(self, "hdrs_"), rawget(self, "known_")
+  if hdrs and (known == true or known[lname]) then return hdrs[lname] end
+  local block = header_block(self:fetch{ "BODY.PEEK[HEADER]" }) or ""
+  hdrs = headers().parse(block)
+  rawset(self, "hdrs_", hdrs)
+  rawset(self, "known_", true)
+  return hdrs[lname]
+end
+
+-- header(name) -> the first value of header name, RFC 2047 words decoded
+-- to UTF-8, or nil when the message has none.
+function Message:header(name)
+  local raw = self:raw_headers(M.header_name(name))
+  return raw and headers().decode(raw[1])
+end
+
+-- headers(name) -> every value of header name, decoded (an array).
+function Message:headers(name)
+  local out, h = {}, headers()
+  for i, v in ipairs(self:raw_headers(M.header_name(name)) or {}) do
+    out[i] = h.decode(v)
+  end
+  return out
+end
+
+local function section(self, sec)
+  local r = self:fetch{ "BODY.PEEK[" .. sec .. "]" }
+  return r.body and r.body[sec]
+end
+
+-- body() -> the message text after the header (bytes as stored).
+function Message:body() return section(self, "TEXT") end
+
+-- message() -> the whole message (header and body).
+function Message:message() return section(self, "") end
+
+-- part(n) -> body part n (a number, or "1.2" for a nested part).
+function Message:part(n)
+  local sec = tostring(n)
+  if not sec:match("^%d+[%.%d]*$") or sec:match("%.%.") or
+      sec:match("%.$") then
+    errors.usage("part", "needs a part number like 1 or \"1.2\", got %s",
+      tostring(n))
+  end
+  return section(self, sec)
+end
+
+function Message:__tostring()
+  return ("message UID %d in %s"):format(rawget(self, "uid"),
+    rawget(self, "mailbox").name)
+end
+
+-- new(mailbox, uidvalidity, r [, wanted]) -> Message from a FETCH table
+-- r; wanted lists the (lower-case) header names the FETCH asked for.
+function M.new(mailbox, uidvalidity, r, wanted)
+  local self = setmetatable({ uid = r.uid, mailbox = mailbox,
+    uidvalidity = uidvalidity, hdrs_ = false, known_ = false }, Message)
+  set_items(self, r)
+  local block = header_block(r)
+  if block and wanted then
+    rawset(self, "hdrs_", headers().parse(block))
+    rawset(self, "known_", wanted)
+  end
+  return self
+end
+
+---------------------------------------------------------------------------
+-- Reading sets in batches
+
+-- items_for(fields) -> FETCH items, set of wanted lower-case headers.
+local function items_for(fields)
+  if fields ~= nil and type(fields) ~= "table" then
+    errors.usage("each", "fields must be an array of names")
+  end
+  local items, names, wanted, seen = { "UID" }, {}, {}, {}
+  for _, f in ipairs(fields or {}) do
+    local item = ITEMS[f]
+    local h = M.HEADER_FIELDS[f] or (item == nil and f ~= "uid" and
+      M.header_name(f))
+    if item and not seen[item] then
+      seen[item] = true; items[#items + 1] = item
+    elseif h and not wanted[h:lower()] then
+      wanted[h:lower()] = true; names[#names + 1] = h:upper()
+    end
+  end
+  if #names > 0 then
+    items[#items + 1] = "BODY.PEEK[HEADER.FIELDS (" ..
+      table.concat(names, " ") .. ")]"
+  end
+  return items, wanted
+end
+M.items_for = items_for
+
+-- each(set, fields) -> iterator of Messages, fetched msgset.BATCH at a time,
+-- so memory is bounded by a batch whatever the size of the set.
+function M.each(self, fields)
+  local items, wanted = items_for(fields)
+  local parts, pi, start, buf, bi = self:parts(), 1, 1, {}, 0
+  return function()
+    while true do
+      bi = bi + 1
+      local m = buf[bi]
+      if m then buf[bi] = false; return m end
+      local p = parts[pi]
+      if p == nil then return nil end
+      if start > #p.uids then
+        pi, start = pi + 1, 1
+      else
+        local last = math.min(#p.uids, start + msgset.BATCH - 1)
+        local uids = table.move(p.uids, start, last, 1, {})
+        start = last + 1
+        buf, bi = M.read_batch(p, uids, items, wanted), 0
+      end
+    end
+  end
+end
+
+-- read_batch(part, uids, items, wanted) -> Messages sorted by UID.
+function M.read_batch(part, uids, items, wanted)
+  local out = {}
+  local mb = part.mailbox
+  mb.account:read(function(c)
+    out = {} -- a retry on a new link starts the batch again
+    mb:ensure(part.uidvalidity, true)
+    c:fetch(uids, items, { each = function(r)
+      out[#out + 1] = M.new(mb, part.uidvalidity, r, wanted)
+    end })
+  end)
+  table.sort(out, function(a, b) return a.uid < b.uid end)
+  return out
+end
+
+-- messages(set, fields) -> array of every Message of the set.
+function M.messages(self, fields)
+  local out = {}
+  for m in M.each(self, fields) do out[#out + 1] = m end
+  return out
+end
+
+return M

@@ -1,0 +1,176 @@
+-- imapsift.msgset: MessageSet, the value a search returns: per mailbox,
+-- the UIDVALIDITY it was taken under and sorted unique UIDs. Sets combine
+-- with + (union), * (intersection) and - (difference) per mailbox, are
+-- read in batches (each, messages, match) and acted on (actions.lua).
+
+local errors = require "imapsift.error"
+
+local M = {}
+
+local MessageSet = {}
+MessageSet.__index = MessageSet
+M.MessageSet = MessageSet
+
+-- UIDs fetched per FETCH command: bounds the memory a batch holds.
+M.BATCH = 500
+
+local function check_part(p, i)
+  if type(p) ~= "table" or type(p.mailbox) ~= "table" or
+      math.type(p.uidvalidity) ~= "integer" or type(p.uids) ~= "table" then
+    errors.usage("msgset.new", "parts[%d] needs mailbox, uidvalidity " ..
+      "and uids", i)
+  end
+end
+
+-- new(parts) -> MessageSet. parts: array of { mailbox = Mailbox,
+-- uidvalidity = n, uids = sorted unique array }; the set owns them.
+function M.new(parts)
+  parts = parts or {}
+  for i, p in ipairs(parts) do check_part(p, i) end
+  return setmetatable({ parts_ = parts }, MessageSet)
+end
+
+function M.is(v) return getmetatable(v) == MessageSet end
+
+-- parts() -> the array of parts (do not change it).
+function MessageSet:parts() return self.parts_ end
+
+function MessageSet:__len()
+  local n = 0
+  for _, p in ipairs(self.parts_) do n = n + #p.uids end
+  return n
+end
+
+-- Merges of two sorted unique arrays.
+local function union(a, b)
+  local out, i, j = {}, 1, 1
+  while i <= #a or j <= #b do
+    local x, y = a[i], b[j]
+    if y == nil or (x ~= nil and x < y) then out[#out + 1] = x; i = i + 1
+    elseif x == nil or y < x then out[#out + 1] = y; j = j + 1
+    else out[#out + 1] = x; i = i + 1; j = j + 1 end
+  end
+  return out
+end
+
+local function intersection(a, b)
+  local out, i, j = {}, 1, 1
+  while i <= #a and j <= #b do
+    if a[i] < b[j] then i = i + 1
+    elseif b[j] < a[i] then j = j + 1
+    else out[#out + 1] = a[i]; i = i + 1; j = j + 1 end
+  end
+  return out
+end
+
+local function difference(a, b)
+  local out, j = {}, 1
+  for _, x in ipairs(a) do
+    while b[j] and b[j] < x do j = j + 1 end
+    if b[j] ~= x then out[#out + 1] = x end
+  end
+  return out
+end
+
+local function part_of(set, mailbox)
+  for _, p in ipairs(set.parts_) do
+    if p.mailbox == mailbox then return p end
+  end
+end
+
+-- UIDs of one mailbox under two UIDVALIDITY values name different
+-- messages: combining them would be meaningless.
+local function same_validity(p, q, op)
+  if p.uidvalidity ~= q.uidvalidity then
+    errors.raise{ kind = "uidvalidity", command = "message set " .. op,
+      mailbox = p.mailbox.name, old = p.uidvalidity, new = q.uidvalidity,
+      text = ("sets of %s taken under UIDVALIDITY %d and %d cannot be " ..
+        "combined"):format(p.mailbox.name, p.uidvalidity, q.uidvalidity) }
+  end
+end
+
+local function check_sets(a, b, op)
+  if not M.is(a) or not M.is(b) then
+    errors.usage("message set " .. op, "both sides must be message sets")
+  end
+end
+
+local function combine(a, b, op, fn, keep_a, keep_b)
+  check_sets(a, b, op)
+  local out = {}
+  local function add(mailbox, uv, uids)
+    if #uids > 0 then
+      out[#out + 1] = { mailbox = mailbox, uidvalidity = uv, uids = uids }
+    end
+  end
+  for _, p in ipairs(a.parts_) do
+    local q = part_of(b, p.mailbox)
+    if q then
+      same_validity(p, q, op)
+      add(p.mailbox, p.uidvalidity, fn(p.uids, q.uids))
+    elseif keep_a then
+      add(p.mailbox, p.uidvalidity, p.uids)
+    end
+  end
+  for _, q in ipairs(b.parts_) do
+    if keep_b and not part_of(a, q.mailbox) then
+      add(q.mailbox, q.uidvalidity, q.uids)
+    end
+  end
+  return M.new(out)
+end
+
+function MessageSet.__add(a, b) return combine(a, b, "+", union, true, true) end
+function MessageSet.__mul(a, b)
+  return combine(a, b, "*", intersection, false, false)
+end
+function MessageSet.__sub(a, b)
+  return combine(a, b, "-", difference, true, false)
+end
+
+-- uids() -> the UIDs of a set of one mailbox (an empty set gives {});
+-- a set spanning several mailboxes raises kind "usage" naming them.
+function MessageSet:uids()
+  local parts = self.parts_
+  if #parts > 1 then
+    local names = {}
+    for i, p in ipairs(parts) do names[i] = p.mailbox.name end
+    errors.usage("uids", "the set spans several mailboxes (%s): use " ..
+      "set:parts()", table.concat(names, ", "))
+  end
+  return parts[1] and table.move(parts[1].uids, 1, #parts[1].uids, 1, {})
+    or {}
+end
+
+function MessageSet:__tostring()
+  local s = {}
+  for i, p in ipairs(self.parts_) do
+    s[i] = ("%s: %d"):format(p.mailbox.name, #p.uids)
+  end
+  return "message set (" .. table.concat(s, ", ") .. ")"
+end
+
+-- Reading (each, messages) is in message.lua, match in match.lua, the
+-- actions in actions.lua: each method is one line here.
+local function read(name)
+  return function(self, ...) return require("imapsift.message")[name](self, ...) end
+end
+MessageSet.each = read("each")
+MessageSet.messages = read("messages")
+function MessageSet:match(...) return require("imapsift.match").match(self, ...) end
+
+local function act(name)
+  return function(self, ...) return require("imapsift.actions")[name](self, ...) end
+end
+MessageSet.move_to = act("move")
+MessageSet.copy_to = act("copy")
+MessageSet.delete = act("delete")
+local store = act("store")
+function MessageSet:flag(f) return store(self, "+FLAGS", { f }) end
+function MessageSet:unflag(f) return store(self, "-FLAGS", { f }) end
+function MessageSet:mark_seen() return self:flag("\\Seen") end
+function MessageSet:mark_unseen() return self:unflag("\\Seen") end
+function MessageSet:add_keyword(k) return self:flag(k) end
+function MessageSet:remove_keyword(k) return self:unflag(k) end
+
+return M
