@@ -112,16 +112,64 @@ describe("imapsift.testing", function()
   end)
 end)
 
+local function build_dir()
+  return assert(os.getenv("IMAPSIFT_BUILD"),
+    "IMAPSIFT_BUILD must name the build directory (ctest sets it)")
+end
+
+-- run(command) -> whether it succeeded, its output (stdout and stderr).
+local function run(command)
+  local p = assert(io.popen(command .. " 2>&1"))
+  local out = p:read("a")
+  return p:close() == true, out
+end
+
+local function write_temp(text)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+  return path
+end
+
+describe("IMAPSIFT_TESTSERVER", function()
+  it("names the script, and a missing one is a clear error", function()
+    local script = write_temp([[
+      local ok, err = pcall(require("imapsift.testing").server)
+      print(ok, err.kind, tostring(err))
+    ]])
+    local ok, out = run(("IMAPSIFT_TESTSERVER=/nonexistent/testserver %s %s")
+      :format(shquote(build_dir() .. "/imapsift"), shquote(script)))
+    os.remove(script)
+    assert.is_true(ok, out)
+    assert.truthy(out:find("^false\ttestserver\t.*no test server script " ..
+      "at /nonexistent/testserver"), out)
+  end)
+end)
+
 describe("an installed imapsift", function()
-  it("finds its installed test server from a test file", function()
-    local build = assert(os.getenv("IMAPSIFT_BUILD"),
-      "IMAPSIFT_BUILD must name the build directory (ctest sets it)")
-    local prefix = build .. "/install-check"
+  local prefix
+
+  setup(function()
+    local build = build_dir()
+    prefix = build .. "/install-check"
     assert.is_true(os.execute(("cmake --install %s --prefix %s >/dev/null")
       :format(shquote(build), shquote(prefix))))
-    local script = os.tmpname()
-    local f = assert(io.open(script, "w"))
-    f:write([[
+  end)
+
+  it("gives lua5.4 the module and core.so where Lua looks", function()
+    local dir = prefix .. "/share/imapsift/lua"
+    local ok, out = run(("cd / && lua5.4 -e %s"):format(shquote(([[
+      package.path = "%s/?.lua;%s/?/init.lua"
+      package.cpath = "%s/lib/lua/5.4/?.so"
+      require "imapsift"
+      print(require("imapsift.testing").script())]]):format(dir, dir, prefix))))
+    assert.is_true(ok, out)
+    assert.equal(dir .. "/imapsift/../../scripts/testserver\n", out)
+  end)
+
+  it("finds its installed test server from a test file", function()
+    local script = write_temp([[
       local testing = require "imapsift.testing"
       local user, prefix = ...
       assert(testing.script():find(prefix .. "/bin/../share/imapsift/", 1,
@@ -130,16 +178,12 @@ describe("an installed imapsift", function()
       testing.assert_mailbox(user, "INBOX", { "installed" })
       print("ok " .. testing.server().testdir)
     ]])
-    f:close()
     -- Run from elsewhere, with nothing pointing into this checkout but
     -- the state directory of the server already running.
-    local cmd = ("cd / && env -u IMAPSIFT_TESTSERVER IMAPSIFT_TESTDIR=%s " ..
-      "%s %s %s %s 2>&1"):format(shquote(testing.server().testdir),
-      shquote(prefix .. "/bin/imapsift"), shquote(script), shquote(USER),
-      shquote(prefix))
-    local p = assert(io.popen(cmd))
-    local out = p:read("a")
-    local ok = p:close()
+    local ok, out = run(("cd / && env -u IMAPSIFT_TESTSERVER " ..
+      "IMAPSIFT_TESTDIR=%s %s %s %s %s"):format(
+      shquote(testing.server().testdir), shquote(prefix .. "/bin/imapsift"),
+      shquote(script), shquote(USER), shquote(prefix)))
     os.remove(script)
     assert.is_true(ok, out)
     assert.equal("ok " .. testing.server().testdir .. "\n", out)
