@@ -186,3 +186,77 @@ describe("actions on a fake server", function()
     assert.are.equal(3, #plan.entries())
   end)
 end)
+
+-- A FETCH response line for a literal.
+local function lit(s) return "{" .. #s .. "}\r\n" .. s end
+
+-- s as a Lua pattern matching itself.
+local function esc(s) return (s:gsub("%p", "%%%0")) end
+
+describe("a cross-account move on servers without UIDPLUS", function()
+  local MSG = "Message-ID: <a@x>\r\nSubject: one\r\n\r\nHi\r\n"
+  local NOID = "Subject: two\r\n\r\nHo\r\n"
+  local DATE = '"01-Jan-2024 10:00:00 +0000"'
+
+  local function fetch_id(uid, seq, header)
+    return { send = ("* %d FETCH (UID %d BODY[HEADER.FIELDS (MESSAGE-ID)]" ..
+      " %s)\r\n"):format(seq, uid, lit(header)) }
+  end
+
+  local function fetch_msg(uid, flags, body)
+    return { send = ("* %d FETCH (UID %d FLAGS (%s) INTERNALDATE %s " ..
+      "BODY[] %s)\r\n"):format(uid, uid, flags, DATE, lit(body)) }
+  end
+
+  it("confirms by Message-ID, keeps what it cannot confirm", function()
+    local src_acct, _, src = start("", {
+      { recv = "^A2 UID FETCH 1:2 %(UID BODY.PEEK%[HEADER.FIELDS " ..
+        "%(MESSAGE%-ID%)%]%)\r\n$" },
+      fetch_id(1, 1, "Message-ID: <a@x>\r\n\r\n"), fetch_id(2, 2, "\r\n"),
+      { reply = "OK fetched" },
+      { recv = "^A3 UID FETCH 1 %(BODY.PEEK%[%] FLAGS INTERNALDATE%)" },
+      fetch_msg(1, "\\Seen \\Recent", MSG), { reply = "OK fetched" },
+      { recv = "^A4 UID FETCH 2 " }, fetch_msg(2, "", NOID),
+      { reply = "OK fetched" },
+      { recv = "^A5 UID STORE 1 %+FLAGS.SILENT %(\\Deleted%)\r\n$" },
+      { reply = "OK stored" } })
+    local search = "^A%d UID SEARCH HEADER \"Message%%-ID\" \"<a@x>\"\r\n$"
+    local dst = fake.new{
+      { send = "* PREAUTH [CAPABILITY IMAP4rev1] hi\r\n" },
+      { recv = '^A1 LIST "" Archive\r\n$' },
+      { send = '* LIST () "/" Archive\r\n' }, { reply = "OK listed" },
+      { recv = "^A2 EXAMINE Archive\r\n$" },
+      { send = "* 0 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n" },
+      { reply = "OK [READ-ONLY] examined" },
+      { recv = search:format(3) }, { reply = "OK none" },
+      { recv = "^A4 APPEND Archive %(\\Seen%) " .. esc(DATE) .. " {" ..
+        #MSG .. "}\r\n" .. esc(MSG) .. "\r\n$" },
+      { reply = "OK appended" },
+      { recv = search:format(5) }, { send = "* SEARCH 7\r\n" },
+      { reply = "OK found" },
+      { recv = "^A6 UID FETCH 7 " },
+      fetch_id(7, 1, "Message-ID: <a@x>\r\n\r\n"),
+      { reply = "OK fetched" },
+      { recv = "^A7 APPEND Archive %(%) " .. esc(DATE) },
+      { reply = "OK appended" },
+      { drain = true } }
+    servers[#servers + 1] = dst
+    local set = msgset.new{ { mailbox = src_acct:mailbox("INBOX"),
+      uidvalidity = 42, uids = { 1, 2 } } }
+    local dst_acct = account.new(dst:options{ name = "far" })
+    accounts[#accounts + 1] = dst_acct
+    assert.are.equal(1, actions.move(set, dst_acct:mailbox("Archive")))
+    local _, scmds = sent(dst_acct, dst), sent(src_acct, src)
+    assert.are.equal("done", dst:status())
+    assert.are.equal("done", src:status())
+    for _, c in ipairs(scmds) do assert.is_nil(c:find("EXPUNGE")) end
+    assert.is_nil(dst:log():find("\nA8 ")) -- nothing after the APPENDs
+    local e = plan.entries()[1]
+    assert.are.same({ 1 }, e.uids)
+    assert.are.equal("far", e.destination_account)
+    assert.truthy(e.note:find("1 not confirmed", 1, true))
+    assert.truthy(e.note:find("left marked \\Deleted", 1, true))
+    assert.truthy(lines[#lines]:find("fake: moved 1 message INBOX -> " ..
+      "far:Archive (uids 1)", 1, true))
+  end)
+end)

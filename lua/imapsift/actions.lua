@@ -57,6 +57,10 @@ local function entry(part, action, dest)
   return e
 end
 
+local function add_note(e, text)
+  e.note = e.note and (e.note .. "; " .. text) or text
+end
+
 -- The error for a destination that does not exist and may not be made.
 local function missing_error(dest, what)
   errors.raise{ kind = "no", code = "TRYCREATE", command = what,
@@ -96,7 +100,7 @@ end
 local function check_dest_dry(dest, e, what)
   if exists(dest) then return end
   if not dest.account.create then missing_error(dest, what) end
-  e.note = "would create " .. dest.name
+  add_note(e, "would create " .. dest.name)
 end
 
 -- Message-ID of a header block (unfolded; the first <...> of the field).
@@ -216,9 +220,10 @@ local function remove(part, uids, e)
   if c.capabilities.UIDPLUS then
     c:expunge(uids)
   else
-    e.note = "left marked \\Deleted: the server lacks UIDPLUS, and a " ..
-      "plain EXPUNGE would also remove other deleted mail"
-    plan.warn(e.note)
+    local note = "left marked \\Deleted: the server lacks UIDPLUS, and " ..
+      "a plain EXPUNGE would also remove other deleted mail"
+    add_note(e, note)
+    plan.warn(note)
   end
 end
 
@@ -296,8 +301,8 @@ local function cross_account(kind, part, dest, what)
   e.uids, e.count, e.skipped = confirmed, #confirmed, skipped
   e.message_ids = id_list(ids, confirmed)
   if #confirmed < #part.uids then
-    e.note = ("%d not confirmed, left in the source"):format(
-      #part.uids - #confirmed)
+    add_note(e, ("%d not confirmed, left in the source"):format(
+      #part.uids - #confirmed))
     plan.warn(("%d messages in %s could not be confirmed in %s: " ..
       "left in the source"):format(#part.uids - #confirmed,
       part.mailbox.name, dest.name))
@@ -343,7 +348,7 @@ function M.delete(set)
     verbose_ids(part, e)
     if plan.is_dry() then
       if not part.mailbox.account:conn().capabilities.UIDPLUS then
-        e.note = "would be left marked \\Deleted: the server lacks UIDPLUS"
+        add_note(e, "would be left marked \\Deleted: the server lacks UIDPLUS")
       end
     else
       remove(part, part.uids, e)
