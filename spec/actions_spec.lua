@@ -174,6 +174,34 @@ describe("actions within one account", function()
     assert.are.equal(7, s[1].flagged)
   end)
 
+  it("logs the Message-IDs when verbose", function()
+    local src = box("v-src")
+    local uids = fill(raw_a, src, 2)
+    plan.verbose(true)
+    local ok, err = pcall(actions.mark_seen, set_of(alice, raw_a, src, uids))
+    plan.verbose(false)
+    assert(ok, tostring(err))
+    assert.are.same({ ("<%s-1@example.org>"):format(src),
+      ("<%s-2@example.org>"):format(src) }, plan.entries()[1].message_ids)
+    assert.truthy(lines[1]:find(("[<%s-1@example.org> <%s-2@example.org>]")
+      :format(src, src), 1, true))
+  end)
+
+  it("a destination named with LIST wildcards is not taken for another",
+    function()
+    local src = box("w-src")
+    local uids = fill(raw_a, src, 1)
+    fill(raw_a, box("w-dst-x"), 0)
+    local strict = account.new(server.opts{ name = "strict" })
+    plan.dry_run(true)
+    local ok, err = pcall(actions.move, set_of(strict, raw_a, src, uids),
+      box("w-dst-%"))
+    plan.dry_run(false)
+    strict:logout()
+    assert.is_false(ok)
+    assert.are.equal("TRYCREATE", err.code)
+  end)
+
   it("a missing destination is created only when the account says so",
     function()
     local src = box("t-src")

@@ -88,10 +88,14 @@ local function with_create(dest, what, fn)
   error(res, 0)
 end
 
--- Whether dest exists (a read, so a dry run may ask too).
+-- Whether dest exists (a read, so a dry run may ask too). LIST takes
+-- the name as a pattern (* and % are wildcards): only an exact name counts.
 local function exists(dest)
   return dest.account:read(function(c)
-    return #c:list("", dest.name) > 0
+    for _, mb in ipairs(c:list("", dest.name)) do
+      if mb.name == dest.name then return true end
+    end
+    return false
   end)
 end
 
