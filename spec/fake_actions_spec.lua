@@ -179,6 +179,8 @@ describe("actions on a fake server", function()
     assert.are.equal(3, actions.move(set, "Archive"))
     assert.are.equal(3, actions.delete(set))
     assert.are.equal(3, actions.mark_seen(set))
+    -- the second guard: a change asked of the connection itself is held
+    assert.is_true(acct:conn():store({ 1 }, "+FLAGS", { "\\Seen" }))
     local cmds = sent(acct, srv)
     assert.are.same({ "EXAMINE INBOX", 'LIST "" Archive' }, cmds)
     assert.are.equal("fake: would move 3 messages INBOX -> Archive " ..
