@@ -100,6 +100,18 @@ describe("accounts", function()
     acct:logout()
   end)
 
+  it("EXAMINEs instead of SELECTing in a dry run", function()
+    local plan = require "imapsift.plan"
+    local acct = sets.account()
+    plan.dry_run(true)
+    local ok, box = pcall(function() return acct:mailbox(BOX):select() end)
+    plan.dry_run(false)
+    assert(ok, tostring(box))
+    assert.is_true(box.readonly)
+    assert.is_false(acct:mailbox(BOX):select().readonly) -- not dry: SELECT
+    acct:logout()
+  end)
+
   it("lists, checks and creates mailboxes", function()
     local acct = sets.account()
     local names = acct:list()

@@ -23,6 +23,7 @@ describe("match.literal_word", function()
     assert.is_nil(lw([[\b(invoice|receipt)\b]]))
     assert.is_nil(lw("(invoice)?"))
     assert.is_nil(lw("(?i)abc"))
+    assert.is_nil(lw("(*UTF)x"))
     assert.is_nil(lw([[\p{Latin}+]]))
     assert.is_nil(lw([[\x4abc]]))
     assert.is_nil(lw("[abcdef]+"))
@@ -141,5 +142,24 @@ describe("reading message sets", function()
       all:match("subject", [[\b(invoice|receipt)\b]]):uids())
     assert.same({ u[1] }, all:match("List-Id", "lua-l"):uids())
     assert.same({ u[1] }, all:match("from", "André"):uids())
+  end)
+
+  it("reads and matches sets spanning several mailboxes", function()
+    local other = acct:mailbox(BOX .. "-2")
+    local u2 = sets.fresh(other.name, { { subject = "Invoice 9" } })
+    local ok, err = pcall(function()
+      local both = box:search{ subject = "invoice" } + other:select_all()
+      local subjects = {}
+      for m in both:each{ "subject" } do
+        subjects[#subjects + 1] = m.mailbox.name .. ":" .. m.subject
+      end
+      assert.same({ BOX .. ":Invoice 2", BOX .. ":Invoice 4",
+        BOX .. ":Invoice 6", BOX .. "-2:Invoice 9" }, subjects)
+      local m = both:match("subject", "[69]$")
+      assert.equal(2, #m)
+      assert.same(u2, (m - box:select_all()):uids())
+    end)
+    sets.drop(other.name)
+    assert(ok, tostring(err))
   end)
 end)

@@ -39,7 +39,9 @@ local function strings(out, key, v, name)
     for _, s in ipairs(v) do strings(out, key, s, name) end
     return
   end
-  if type(v) ~= "string" then usage("%s needs a string, got %s", name, type(v)) end
+  if type(v) ~= "string" then
+    usage("%s needs a string, got %s", name, type(v))
+  end
   push(out, key, v)
 end
 
@@ -53,7 +55,9 @@ end
 
 local function keywords(out, key, v, name)
   if type(v) == "string" then v = { v } end
-  if type(v) ~= "table" then usage("%s needs a keyword or an array of them", name) end
+  if type(v) ~= "table" then
+    usage("%s needs a keyword or an array of them", name)
+  end
   for _, k in ipairs(v) do push(out, key, k) end
 end
 
@@ -69,7 +73,9 @@ end
 -- header = { ["List-Id"] = "x" } gives HEADER "List-Id" "x" (a value may
 -- be an array: every one must match).
 local function header_keys(out, v)
-  if type(v) ~= "table" then usage("header needs a table { [name] = value }") end
+  if type(v) ~= "table" then
+    usage("header needs a table { [name] = value }")
+  end
   local names = {}
   for k in pairs(v) do
     if type(k) ~= "string" then usage("header names must be strings") end
@@ -102,21 +108,28 @@ local function any(out, v)
 end
 
 local function none(out, v)
-  if type(v) ~= "table" then usage("none needs a criteria table or an array of them") end
+  if type(v) ~= "table" then
+    usage("none needs a criteria table or an array of them")
+  end
   local list = is_list(v) and v or { v }
-  for i, c in ipairs(list) do push(out, "NOT", encode(c, "none[" .. i .. "]")) end
+  for i, c in ipairs(list) do
+    push(out, "NOT", encode(c, "none[" .. i .. "]"))
+  end
 end
 
 local function uid(out, v)
   if type(v) == "number" then v = math.tointeger(v) end
-  if type(v) ~= "table" and type(v) ~= "string" and math.type(v) ~= "integer" then
+  if type(v) ~= "table" and type(v) ~= "string" and
+      math.type(v) ~= "integer" then
     usage("uid needs UIDs (an array, a number or a set like \"3:9\")")
   end
   push(out, "UID", v)
 end
 
 local function raw(out, v)
-  if type(v) ~= "table" or #v == 0 then usage("raw needs an array of search keys") end
+  if type(v) ~= "table" or #v == 0 then
+    usage("raw needs an array of search keys")
+  end
   push(out, table.unpack(v))
 end
 

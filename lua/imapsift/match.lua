@@ -45,10 +45,11 @@ local function skip_escape(p, i)
 end
 
 -- Whether the pattern has syntax that could make any letter run in it
--- optional or not literal: alternation, (? constructs, \Q..\E, a group
--- that may repeat zero times, extended mode (comments).
+-- optional or not literal: alternation, (? constructs, (*VERB)s, \Q..\E,
+-- a group that may repeat zero times, extended mode (comments).
 local function unsafe(p, flags)
   return p:find("|", 1, true) or p:find("(?", 1, true) or
+    p:find("(*", 1, true) or
     p:find("\\Q", 1, true) or p:find("%)[%?%*{]") or
     (flags or ""):find("x", 1, true)
 end
@@ -62,7 +63,9 @@ function M.literal_word(p, flags)
   local best, run, i = nil, {}, 1
   local function finish(optional_last)
     if optional_last then run[#run] = nil end
-    if #run >= 3 and (not best or #run > #best) then best = table.concat(run) end
+    if #run >= 3 and (not best or #run > #best) then
+      best = table.concat(run)
+    end
     run = {}
   end
   while i and i <= #p do

@@ -153,14 +153,20 @@ end
 -- Reading (each, messages) is in message.lua, match in match.lua, the
 -- actions in actions.lua: each method is one line here.
 local function read(name)
-  return function(self, ...) return require("imapsift.message")[name](self, ...) end
+  return function(self, ...)
+    return require("imapsift.message")[name](self, ...)
+  end
 end
 MessageSet.each = read("each")
 MessageSet.messages = read("messages")
-function MessageSet:match(...) return require("imapsift.match").match(self, ...) end
+function MessageSet:match(...)
+  return require("imapsift.match").match(self, ...)
+end
 
 local function act(name)
-  return function(self, ...) return require("imapsift.actions")[name](self, ...) end
+  return function(self, ...)
+    return require("imapsift.actions")[name](self, ...)
+  end
 end
 MessageSet.move_to = act("move")
 MessageSet.copy_to = act("copy")
