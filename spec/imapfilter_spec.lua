@@ -75,6 +75,19 @@ describe("an imapfilter configuration", function()
     account1:logout()
   end)
 
+  it("maps IMAP{} onto account options, STARTTLS without ssl", function()
+    local a = imapsift.IMAP{ server = "imap.example.org", username = "me",
+      password = "pw" }
+    assert.equal("imap.example.org", a.opts.host)
+    assert.equal("me", a.opts.user)
+    assert.equal("starttls", a.opts.tls)
+    assert.is_nil(a.opts.server)
+    assert.equal("me@imap.example.org", a.name)
+    assert.equal("implicit", imapsift.IMAP{ server = "h", username = "u",
+      password = "p", ssl = "tls1.2" }.opts.tls)
+    a:logout()
+  end)
+
   it("refuses an action alias without a message set", function()
     local account1 = sets.account()
     local ok, err = pcall(function() return account1[IN]:move_messages(account1[NEWS]) end)

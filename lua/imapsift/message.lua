@@ -36,7 +36,10 @@ end
 -- The value of a header-derived field, from the parsed header block.
 local function from_header(self, field)
   local raw = self:raw_headers(M.HEADER_FIELDS[field])
-  if raw == nil then return nil end
+  if raw == nil then
+    -- No To: is no addresses, so msg.to[1] needs no nil check first.
+    return ADDRESSES[field] and {} or nil
+  end
   local h = headers()
   if ADDRESSES[field] then
     local list = {}
