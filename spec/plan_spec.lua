@@ -101,6 +101,7 @@ describe("imapsift.plan", function()
 
   it("counts per rule in the summary, in the order rules ran", function()
     plan.rule("one", function()
+      plan.count("examined", 10)
       plan.record{ account = "a", mailbox = "INBOX", action = "move",
         destination = "X", uids = { 1, 2, 3 } }
       plan.record{ account = "a", mailbox = "INBOX", action = "unflag",
@@ -113,12 +114,12 @@ describe("imapsift.plan", function()
     end)
     local s, text = plan.summary()
     assert.are.equal(2, #s)
-    assert.are.same({ rule = "one", moved = 3, copied = 0, deleted = 0,
-      flagged = 1, errors = 0 }, s[1])
-    assert.are.same({ rule = "two", moved = 0, copied = 1, deleted = 0,
-      flagged = 0, errors = 1 }, s[2])
-    assert.truthy(text:find("one: 3 moved, 0 copied, 0 deleted, " ..
-      "1 flagged, 0 errors", 1, true))
+    assert.are.same({ rule = "one", examined = 10, moved = 3, copied = 0,
+      deleted = 0, flagged = 1, errors = 0 }, s[1])
+    assert.are.same({ rule = "two", examined = 0, moved = 0, copied = 1,
+      deleted = 0, flagged = 0, errors = 1 }, s[2])
+    assert.truthy(text:find("one: 10 examined, 3 moved, 0 copied, " ..
+      "0 deleted, 1 flagged, 0 errors", 1, true))
   end)
 
   it("refuses a rule without a name or a function", function()

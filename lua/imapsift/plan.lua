@@ -101,8 +101,8 @@ local function counts_of(name)
   local key = name or ""
   local c = state.counts[key]
   if not c then
-    c = { rule = name, moved = 0, copied = 0, deleted = 0, flagged = 0,
-      errors = 0 }
+    c = { rule = name, examined = 0, moved = 0, copied = 0, deleted = 0,
+      flagged = 0, errors = 0 }
     state.counts[key] = c
     state.order[#state.order + 1] = key
   end
@@ -122,6 +122,16 @@ function M.record(entry)
   if counter then c[counter] = c[counter] + entry.count end
   M.log(M.describe(entry))
   return entry
+end
+
+-- count(counter, n): adds n to a counter of the running rule that is
+-- not an action's, e.g. count("examined", #uids) after a search.
+function M.count(counter, n)
+  if type(counter) ~= "string" or math.type(n) ~= "integer" then
+    errors.usage("count", "needs a counter name and an integer")
+  end
+  local c = counts_of(state.rule)
+  c[counter] = (c[counter] or 0) + n
 end
 
 -- warn(text): a log line that is not an action (e.g. a server lacking
@@ -168,7 +178,8 @@ function M.rule(name, fn)
   return true
 end
 
--- summary() -> array of { rule, moved, copied, deleted, flagged, errors }
+-- summary() -> array of { rule, examined, moved, copied, deleted,
+-- flagged, errors }
 -- in the order the rules ran (rule = nil for actions outside any rule),
 -- and the same as lines of text.
 function M.summary()
@@ -178,9 +189,10 @@ function M.summary()
     local copy = {}
     for k, v in pairs(c) do copy[k] = v end
     out[#out + 1] = copy
-    lines[#lines + 1] = ("%s: %d moved, %d copied, %d deleted, " ..
-      "%d flagged, %d errors"):format(c.rule or "(no rule)", c.moved,
-      c.copied, c.deleted, c.flagged, c.errors)
+    lines[#lines + 1] = ("%s: %d examined, %d moved, %d copied, " ..
+      "%d deleted, %d flagged, %d errors%s"):format(c.rule or "(no rule)",
+      c.examined, c.moved, c.copied, c.deleted, c.flagged, c.errors,
+      state.dry and " (dry run: planned, not done)" or "")
   end
   return out, table.concat(lines, "\n")
 end
