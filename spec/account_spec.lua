@@ -122,6 +122,7 @@ describe("accounts", function()
     assert.is_false(new:exists())
     new:create()
     assert.is_true(new:exists())
+    assert.is_false(acct:mailbox("r2-account-n%"):exists()) -- no wildcards
     acct:logout()
   end)
 

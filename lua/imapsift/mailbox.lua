@@ -74,10 +74,14 @@ end
 
 function Mailbox:select_all() return self:search{} end
 
--- exists() -> whether the server has a mailbox of this name.
+-- exists() -> whether the server has a mailbox of exactly this name
+-- (LIST reads * and % in it as wildcards, so names are compared).
 function Mailbox:exists()
   return self.account:read(function(c)
-    return #c:list("", self.name) > 0
+    for _, mb in ipairs(c:list("", self.name)) do
+      if mb.name == self.name then return true end
+    end
+    return false
   end)
 end
 
