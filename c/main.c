@@ -140,12 +140,31 @@ static void create_arg(lua_State *L, char **argv, int argc, int script)
     lua_setglobal(L, "arg");
 }
 
+/* At the end of the script, failed or not, the accounts it opened with
+ * the rules layer are logged out (imapsift.account keeps them). A
+ * failure there is reported and does not change the exit status. */
+static void finish_accounts(lua_State *L)
+{
+    int top = lua_gettop(L);
+
+    lua_getglobal(L, "package");
+    if (lua_istable(L, -1) &&
+        lua_getfield(L, -1, "loaded") == LUA_TTABLE &&
+        lua_getfield(L, -1, "imapsift.account") == LUA_TTABLE &&
+        lua_getfield(L, -1, "finish") == LUA_TFUNCTION &&
+        lua_pcall(L, 0, 0, 0) != LUA_OK) {
+        const char *msg = luaL_tolstring(L, -1, NULL);
+        fprintf(stderr, "%s: logging out: %s\n", progname, msg);
+    }
+    lua_settop(L, top);
+}
+
 /* Runs in protected mode: everything that can raise happens here. */
 static int pmain(lua_State *L)
 {
     int argc = (int)lua_tointeger(L, 1);
     char **argv = lua_touserdata(L, 2);
-    int i, nargs = argc - 2;
+    int i, status, nargs = argc - 2;
 
     luaL_openlibs(L);
     setup_paths(L);
@@ -155,7 +174,9 @@ static int pmain(lua_State *L)
         return lua_error(L);
     for (i = 2; i < argc; i++)
         lua_pushstring(L, argv[i]);
-    if (lua_pcall(L, nargs, 0, 3) != LUA_OK)
+    status = lua_pcall(L, nargs, 0, 3);
+    finish_accounts(L);
+    if (status != LUA_OK)
         return lua_error(L);
     lua_pushboolean(L, 1);
     return 1;

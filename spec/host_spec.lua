@@ -55,6 +55,25 @@ describe("the imapsift host", function()
     assert.matches("syntax error", text)
   end)
 
+  it("logs out the rules layer's accounts when the script ends, even when it fails",
+      function()
+    local fake = require "support.fake"
+    for _, failing in ipairs{ false, true } do
+      local srv = fake.new{ { send = "* PREAUTH [CAPABILITY IMAP4rev1] hi\r\n" },
+        { recv = "^A1 NOOP" }, { reply = "OK" },
+        { recv = "^A2 LOGOUT" }, { send = "* BYE bye\r\n" }, { reply = "OK" } }
+      local code = run(([[
+        local imapsift = require "imapsift"
+        local acct = imapsift.account{ command = %q, secure = true }
+        acct:conn():noop()
+        if %s then error("rule failed") end
+      ]]):format(srv:command(), tostring(failing)))
+      assert.equal(failing and 1 or 0, code)
+      assert.equal("A1 NOOP\r\nA2 LOGOUT\r\n", srv:log())
+      srv:cleanup()
+    end
+  end)
+
   it("answers --version and refuses a missing script", function()
     local p = io.popen(("%q --version"):format(host))
     assert.matches("^imapsift %d+%.%d+%.%d+", p:read("a"))

@@ -58,6 +58,8 @@ local M = {
   error = require "imapsift.error",
   set = require "imapsift.set",
   mime = require "imapsift.mime",
+  headers = require "imapsift.headers",
+  regex = core.regex,
   mutf7 = { encode = core.mutf7_encode, decode = core.mutf7_decode },
   quote = core.quote,
   core = core,
