@@ -97,6 +97,21 @@ describe("MessageSet from Dovecot", function()
     assert.equal(two:search{}:parts()[1].uidvalidity, both:parts()[2].uidvalidity)
   end)
 
+  it("counts what a rule's searches found as examined in the summary",
+      function()
+    local plan = require "imapsift.plan"
+    plan.reset()
+    plan.rule("count", function()
+      one:search{ subject = "alpha" }
+      two:search{}
+    end)
+    local rows = plan.summary()
+    local row
+    for _, r in ipairs(rows) do if r.rule == "count" then row = r end end
+    assert.equal(2 + 2, row.examined)
+    plan.reset()
+  end)
+
   it("refuses to act on a set after the mailbox's UIDVALIDITY changed", function()
     local old = two:search{ subject = "gamma" }
     one:search{} -- the account now has another mailbox selected

@@ -68,6 +68,8 @@ function Mailbox:search(c)
     local box = self:select()
     return box.uidvalidity, conn:search(keys)
   end)
+  local p = account.plan()
+  if p then p.count("examined", #uids) end -- the run summary's figure
   return require("imapsift.msgset").new{
     { mailbox = self, uidvalidity = uv, uids = uids } }
 end
