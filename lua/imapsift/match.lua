@@ -1,6 +1,7 @@
 -- imapsift.match: set:match(field, regex, flags), client-side PCRE2
 -- matching of a decoded header, narrowed first by a server-side SEARCH
--- HEADER on a word the pattern cannot match without.
+-- HEADER on the words the pattern cannot match without (one word, or an
+-- OR of one word per alternative).
 
 local errors = require "imapsift.error"
 local message = require "imapsift.message"
@@ -26,72 +27,228 @@ local function skip_class(p, i)
   return nil
 end
 
--- Skips from i (at "\") past one escape: \b, \x4a, \x{41}, \p{L},
--- \k<n>, \cX.
+-- Skips from i (at "\") past one escape: \b, \x4a, \x{41}, \p{L}, \pL,
+-- \o{101}, \N{U+41}, \cX. Only those letters take a braced argument: a
+-- "{" or "<" after any other escape is literal, and skipping to its
+-- closing brace could hide a "|" or ")" from the analysis.
 local function skip_escape(p, i)
   local n = p:sub(i + 1, i + 1)
   local j = i + 2
   if n == "c" then return j + 1 end
-  if n == "x" and not p:find("^{", j) then
-    return j + #p:match("^%x?%x?", j) -- \x41: up to two hex digits
-  end
-  local open = p:sub(j, j)
-  local close = ({ ["{"] = "}", ["<"] = ">", ["'"] = "'" })[open]
-  if close and n:match("%a") then
-    local e = p:find(close, j + 1, true)
+  if ("xopPN"):find(n, 1, true) and p:sub(j, j) == "{" then
+    local e = p:find("}", j + 1, true)
     return e and e + 1
   end
+  if n == "x" then
+    return j + #p:match("^%x?%x?", j) -- \x41: up to two hex digits
+  end
+  -- \pL, \PL: a one-letter property name, not a literal letter.
+  if n == "p" or n == "P" then return j + 1 end
   return j
 end
 
--- Whether the pattern has syntax that could make any letter run in it
--- optional or not literal: alternation, (? constructs, (*VERB)s, \Q..\E,
--- a group that may repeat zero times, extended mode (comments).
-local function unsafe(p, flags)
-  return p:find("|", 1, true) or p:find("(?", 1, true) or
-    p:find("(*", 1, true) or
-    p:find("\\Q", 1, true) or p:find("%)[%?%*{]") or
-    (flags or ""):find("x", 1, true)
+-- What the analysis below finds: a requirement is an array of words, at
+-- least one of which every match contains; nil means nothing is certain.
+-- Past this many alternatives the OR search is not worth sending.
+M.MAX_WORDS = 8
+
+-- Raised (and caught in literal_words) on syntax the analysis does not
+-- understand well enough to be sure of: the answer is then "no word".
+local GIVE_UP = setmetatable({}, { __tostring = function()
+  return "match: pattern not analysed" end })
+
+local function give_up() error(GIVE_UP, 0) end
+
+-- The shorter requirement wins (fewer alternatives to search for), then
+-- the one whose shortest word is longest (more selective).
+local function shortest(req)
+  local n = math.huge
+  for _, w in ipairs(req) do n = math.min(n, #w) end
+  return n
 end
 
--- literal_word(pattern [, flags]) -> the longest run of 3+ ASCII letters
--- every match must contain, or nil when none is certain. Conservative:
--- the server's case-insensitive substring SEARCH may then only drop
--- messages the regex cannot match.
-function M.literal_word(p, flags)
-  if unsafe(p, flags) then return nil end
-  local best, run, i = nil, {}, 1
-  local function finish(optional_last)
-    if optional_last then run[#run] = nil end
-    if #run >= 3 and (not best or #run > #best) then
-      best = table.concat(run)
+local function better(a, b)
+  if not a then return b end
+  if not b then return a end
+  if #a ~= #b then return #a < #b and a or b end
+  return shortest(b) > shortest(a) and b or a
+end
+
+-- Either a or b holds in every match: their alternatives together. A
+-- word containing another (ignoring case) adds nothing: the server's
+-- search for the shorter one already finds it.
+local function union(a, b)
+  if not a or not b then return nil end
+  local all, out = table.move(a, 1, #a, 1, {}), {}
+  table.move(b, 1, #b, #all + 1, all)
+  for _, w in ipairs(all) do
+    local lw, keep = w:lower(), true
+    for k = #out, 1, -1 do
+      local lo = out[k]:lower()
+      if lw:find(lo, 1, true) then keep = false; break end
+      if lo:find(lw, 1, true) then table.remove(out, k) end
     end
+    if keep then out[#out + 1] = w end
+  end
+  return #out <= M.MAX_WORDS and out or nil
+end
+
+-- Reads a quantifier at st.i (?, *, +, {n}, {n,}, {n,m}, {,m}, each maybe
+-- followed by a lazy "?" or possessive "+"). Returns its minimum count,
+-- or nil when there is none (a "{" that is no quantifier is a literal).
+local function quantifier(st)
+  local p, i = st.p, st.i
+  local c, min, nxt = p:sub(i, i), nil, nil
+  if c == "?" or c == "*" then min, nxt = 0, i + 1
+  elseif c == "+" then min, nxt = 1, i + 1
+  elseif c == "{" then
+    local lo, hi, e = p:match("^{%s*(%d*)%s*,?%s*(%d*)%s*}()", i)
+    if lo and (lo ~= "" or hi ~= "") then
+      min, nxt = tonumber(lo) or 0, e
+    end
+  end
+  if not min then return nil end
+  c = p:sub(nxt, nxt)
+  st.i = (c == "?" or c == "+") and nxt + 1 or nxt
+  return min
+end
+
+local parse_alt
+
+-- One group at st.i (at "("): plain or (?:...) only. Returns what the
+-- group requires, or raises GIVE_UP; a group that may match zero times
+-- gives up too, so as not to reason about optional parts.
+local function group(st)
+  local p = st.p
+  if p:sub(st.i, st.i + 2) == "(?:" then st.i = st.i + 3
+  elseif p:find("^%([%?%*]", st.i) then give_up() -- (?i), (?=, (*VERB)
+  else st.i = st.i + 1 end
+  local req = parse_alt(st)
+  if p:sub(st.i, st.i) ~= ")" then give_up() end
+  st.i = st.i + 1
+  local min = quantifier(st)
+  if min == 0 then give_up() end
+  return req
+end
+
+-- Escapes that give up: backreferences (\1, \g, \k) and \Q...\E quoting,
+-- whose letters are literal in a way the scan below does not follow.
+local function escape(st)
+  if st.p:find("^\\[1-9gkQ]", st.i) then give_up() end
+  st.i = skip_escape(st.p, st.i) or give_up()
+  quantifier(st)
+end
+
+-- Whether the letter at st.i counts as itself for the server: under
+-- caseless matching PCRE2's Unicode mode lets k match U+212A (Kelvin
+-- sign) and s match U+017F (long s), which a server need not fold to k
+-- and s, so those two break words. Other ASCII letters fold only to
+-- their other ASCII case.
+local function plain_letter(st, c)
+  return c:match("^[A-Za-z]$") and
+    not (st.caseless and c:match("^[KkSs]$"))
+end
+
+-- One branch: a sequence of items up to "|", ")" or the end. A run of
+-- literal letters every match passes through is a required word (a
+-- letter that may be absent ends the run before it; one that may repeat
+-- ends it after itself); a group contributes what it requires. The best
+-- single requirement of the sequence is kept.
+local function parse_seq(st)
+  local p, best, run = st.p, nil, {}
+  local function finish()
+    if #run >= 3 then best = better(best, { table.concat(run) }) end
     run = {}
   end
-  while i and i <= #p do
-    local c = p:sub(i, i)
-    if c:match("%a") then
-      run[#run + 1] = c; i = i + 1
+  while st.i <= #p do
+    local c = p:sub(st.i, st.i)
+    if c == "|" or c == ")" then break end
+    if c == "(" then
+      finish(); best = better(best, group(st))
+    elseif c == "\\" then finish(); escape(st)
+    elseif c == "[" then
+      finish(); st.i = skip_class(p, st.i) or give_up(); quantifier(st)
     else
-      finish(c == "?" or c == "*" or c == "{")
-      if c == "\\" then i = skip_escape(p, i)
-      elseif c == "[" then i = skip_class(p, i)
-      else i = i + 1 end
+      st.i = st.i + 1
+      local min = quantifier(st)
+      if min == 0 or not plain_letter(st, c) then finish()
+      else run[#run + 1] = c; if min then finish() end end
     end
   end
-  if i == nil then return nil end -- unbalanced syntax: do not guess
-  finish(false)
+  finish()
   return best
 end
 
--- UIDs of part whose header may match: a server SEARCH when a word is
--- certain, else all of them.
-local function candidates(part, hname, word)
-  if not word then return part.uids end
+-- Alternatives separated by "|": each must require a word, and the
+-- union of their words is the requirement.
+function parse_alt(st)
+  local req = parse_seq(st)
+  while st.p:sub(st.i, st.i) == "|" do
+    st.i = st.i + 1
+    req = union(req, parse_seq(st)) -- nil stays nil: one branch is free
+  end
+  return req
+end
+
+-- literal_words(pattern [, flags]) -> an array of runs of 3+ ASCII
+-- letters such that every match contains at least one of them, or nil
+-- when the pattern gives no such certainty. Conservative: syntax it does
+-- not follow (lookarounds, backreferences, (?flags), \Q, (*VERB)s,
+-- x-mode, groups that may be absent) gives nil.
+--
+-- Why the server's search cannot lose a match: let the regex match the
+-- decoded header value V. The match passes through one alternative of
+-- the requirement, and its word w is a run of literal letters outside
+-- any part that may match zero times (a repeated part is taken once),
+-- so V contains w's letters in order, adjacent. Without "i" they are w
+-- itself; with "i" each is w's letter in either ASCII case (k and s,
+-- which PCRE2 also matches to non-ASCII letters, never enter a word).
+-- SEARCH HEADER f w matches when w is a substring of the field, ignoring
+-- ASCII case (RFC 3501 and RFC 9051, 6.4.4), so the message is among
+-- those the server returns; the OR of the alternatives keeps every
+-- message any of them keeps. The server drops only messages the regex
+-- cannot match. (This takes the server to compare RFC 2047 words decoded,
+-- as V is; Dovecot does, and the spec checks it.)
+function M.literal_words(p, flags)
+  if (flags or ""):find("x", 1, true) then return nil end -- comments
+  local st = { p = p, i = 1, caseless = (flags or ""):find("i", 1, true) }
+  local ok, req = pcall(parse_alt, st)
+  if not ok then
+    if req == GIVE_UP then return nil end
+    error(req, 0)
+  end
+  if st.i <= #p then return nil end -- an unmatched ")": do not guess
+  return req
+end
+
+-- literal_word(pattern [, flags]) -> the one word every match must
+-- contain, or nil (see literal_words).
+function M.literal_word(p, flags)
+  local words = M.literal_words(p, flags)
+  return words and #words == 1 and words[1] or nil
+end
+
+-- search_keys(words, hname) -> search keys matching a message whose
+-- header hname contains one of words: HEADER f w, or nested ORs.
+function M.search_keys(words, hname)
+  local keys = {}
+  for n, w in ipairs(words) do
+    if n < #words then keys[#keys + 1] = "OR" end
+    table.move({ "HEADER", hname, w }, 1, 3, #keys + 1, keys)
+  end
+  return keys
+end
+
+-- UIDs of part whose header may match: a server SEARCH when some words
+-- are certain (one of them in every match), else all of them.
+local function candidates(part, hname, words)
+  if not words then return part.uids end
   local mb = part.mailbox
+  local keys, alt = { "UID", part.uids }, M.search_keys(words, hname)
+  table.move(alt, 1, #alt, 3, keys)
   return mb.account:read(function(c)
     mb:ensure(part.uidvalidity, true)
-    return c:search{ "UID", part.uids, "HEADER", hname, word }
+    return c:search(keys)
   end)
 end
 
@@ -124,11 +281,11 @@ function M.match(set, field, pattern, flags)
   end
   local hname = message.header_name(message.HEADER_FIELDS[field] or field)
   local rx = require("imapsift.core").regex(pattern, flags)
-  local word = M.literal_word(pattern, flags)
+  local words = M.literal_words(pattern, flags)
   local parts = {}
   for _, p in ipairs(set:parts()) do
     local part = { mailbox = p.mailbox, uidvalidity = p.uidvalidity,
-      uids = candidates(p, hname, word) }
+      uids = candidates(p, hname, words) }
     part.uids = matching(part, hname, rx)
     parts[#parts + 1] = part
   end
