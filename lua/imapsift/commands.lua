@@ -373,21 +373,15 @@ function Connection:expunge(uids)
   return all
 end
 
--- search(criteria [, opts]) -> ascending UIDs (sequence numbers with
--- opts.seq). Uses ESEARCH when offered, so big results travel as ranges.
-function Connection:search(criteria, opts)
+-- search_command(criteria [, opts]) -> name, args, what: the one command
+-- search() sends for criteria, built without sending it (so that several
+-- can go out before any answer is read); nil, pieces when a UID array is
+-- too long for one line and the search must be split into pieces.
+function Connection:search_command(criteria, opts)
   opts = opts or {}
-  local split_ok, parts = pcall(search.split_uid, criteria,
+  local split_ok, pieces = pcall(search.split_uid, criteria,
     self.max_line - 200, set)
-  if split_ok and parts then -- a UID array too long for one line
-    local out = {}
-    for _, c in ipairs(parts) do
-      local r = self:search(c, opts)
-      table.move(r, 1, #r, #out + 1, out)
-    end
-    table.sort(out)
-    return out
-  end
+  if split_ok and pieces then return nil, pieces end
   local ok, keys, eightbit = pcall(search.encode, criteria, set)
   if not ok then usage("SEARCH", "%s", tostring(keys)) end
   local args = {}
@@ -397,20 +391,102 @@ function Connection:search(criteria, opts)
     args[#args + 1] = "CHARSET"; args[#args + 1] = "UTF-8"
   end
   for _, k in ipairs(keys) do args[#args + 1] = k end
-  local name = opts.seq and "SEARCH" or "UID SEARCH"
-  local _, data = self:run(name, args, "SEARCH")
+  local box = self.mailbox and self.mailbox.name
+  return opts.seq and "SEARCH" or "UID SEARCH", args,
+    box and "SEARCH in " .. q(box) or "SEARCH"
+end
+
+-- search_result(data, what) -> ascending numbers from the responses a
+-- search command collected (SEARCH, or ESEARCH ALL ranges).
+local function search_result(data, what)
   local out = {}
   for _, r in ipairs(data) do
     if r.type == "SEARCH" then
       for _, n in ipairs(r.nums) do out[#out + 1] = n end
     elseif r.type == "ESEARCH" and r.all then
-      for _, n in ipairs(expand(r.all, "SEARCH", data)) do
+      for _, n in ipairs(expand(r.all, what, data)) do
         out[#out + 1] = n
       end
     end
   end
   table.sort(out)
   return out
+end
+
+-- search(criteria [, opts]) -> ascending UIDs (sequence numbers with
+-- opts.seq). Uses ESEARCH when offered, so big results travel as ranges.
+function Connection:search(criteria, opts)
+  local name, args, what = self:search_command(criteria, opts)
+  if not name then -- args: the pieces of a split UID array
+    local out = {}
+    for _, c in ipairs(args) do
+      local r = self:search(c, opts)
+      table.move(r, 1, #r, #out + 1, out)
+    end
+    table.sort(out)
+    return out
+  end
+  local _, data = self:run(name, args, what)
+  return search_result(data, what)
+end
+
+-- Failures that belong to one search of a batch; any other (a lost link,
+-- a timeout) leaves none of the batch answered.
+local OWN_FAILURE = { no = true, bad = true, limit = true, protocol = true,
+  usage = true }
+
+local function own_failure(self, err)
+  return errors.is(err) and OWN_FAILURE[err.kind] and self.conn ~= nil and
+    not self.conn:closed() and not self.dropped
+end
+
+-- Reads the answer of command k of a batch into results or failures.
+function Connection:search_answer(cmd, tag, results, failures)
+  local ok, res = pcall(function()
+    local _, data = self:wait(tag, cmd.what, nil, cmd.name)
+    return search_result(data, cmd.what)
+  end)
+  if ok then results[cmd.i] = res
+  elseif own_failure(self, res) then failures[cmd.i] = res
+  else return res end
+end
+
+-- Sends the commands of a batch, at most a window's worth ahead of the
+-- answers read (a server blocked writing answers stops reading), and
+-- reads every answer in order.
+function Connection:search_window(cmds, results, failures)
+  local window = self.opts.pipeline_window or connection.PIPELINE_WINDOW
+  local tags, sent = {}, 0
+  for k = 1, #cmds do
+    while sent < #cmds and sent < k - 1 + window do
+      local c = cmds[sent + 1]
+      local ok, tag = pcall(self.send, self, c.name, c.args, c.what)
+      if not ok then self:abandon_all(tags, k); error(tag, 0) end
+      sent = sent + 1
+      tags[sent] = tag
+    end
+    local err = self:search_answer(cmds[k], tags[k], results, failures)
+    if err then self:abandon_all(tags, k + 1); error(err, 0) end
+  end
+end
+
+-- search_many(list [, opts]) -> results, failures: the searches of list
+-- (criteria as search() takes them) pipelined: all sent before their
+-- answers are read, replies matched by tag, so N searches cost one round
+-- trip. results[i] holds the UIDs of list[i], or failures[i] its error
+-- (NO, BAD, a broken limit). A lost link or a timeout raises.
+function Connection:search_many(list, opts)
+  local results, failures, cmds, split = {}, {}, {}, {}
+  for i, c in ipairs(list) do
+    local ok, name, args, what = pcall(self.search_command, self, c, opts)
+    if not ok then failures[i] = name
+    elseif name then
+      cmds[#cmds + 1] = { i = i, name = name, args = args, what = what }
+    else split[#split + 1] = i end
+  end
+  self:search_window(cmds, results, failures)
+  for _, i in ipairs(split) do results[i] = self:search(list[i], opts) end
+  return results, failures
 end
 
 -- The items as { fetch = } forms, each checked against the fetch-att

@@ -1,12 +1,16 @@
 -- imapsift.mailbox: a mailbox of an account: selecting it (EXAMINE in a
 -- dry run), checking that its UIDVALIDITY is still the one a message set
 -- was taken with (RFC 9051 2.3.1.1), and searching it into MessageSets.
+-- Searches wait until a set is first used, then go out together with the
+-- others waiting on the mailbox (pipelined: one round trip for N).
 
 local errors = require "imapsift.error"
 local criteria = require "imapsift.criteria"
 local account = require "imapsift.account"
 
 local M = {}
+
+local function msgset() return require "imapsift.msgset" end
 
 local Mailbox = {}
 Mailbox.__index = Mailbox
@@ -22,11 +26,42 @@ local function is_dry()
   return p ~= nil and p.is_dry()
 end
 
--- select([readonly]) -> the connection's box table. EXAMINE when
--- readonly or in a dry run; nothing is sent when the mailbox is already
--- selected in a mode that serves (read-write serves reading too, except
--- in a dry run).
-function Mailbox:select(readonly)
+-- Searches asked for and not yet sent: per account, per mailbox, the
+-- waiting sets (weak: a set dropped unused costs no search) and keys.
+local waiting = setmetatable({}, { __mode = "k" })
+
+local function weak(mode) return setmetatable({}, { __mode = mode }) end
+
+local function queue(mb, set, keys)
+  local per = waiting[mb.account] or weak("k")
+  waiting[mb.account] = per
+  local q = per[mb] or { n = 0, sets = weak("v"), keys = {} }
+  per[mb] = q
+  q.n = q.n + 1
+  q.sets[q.n], q.keys[q.n] = set, keys
+end
+
+-- take(mb) -> sets, keys: the live waiting searches of mb, dequeued.
+local function take(mb)
+  local per = waiting[mb.account]
+  local q = per and per[mb]
+  local sets, keys = {}, {}
+  if not q then return sets, keys end
+  per[mb] = nil
+  for i = 1, q.n do
+    if q.sets[i] then
+      sets[#sets + 1], keys[#keys + 1] = q.sets[i], q.keys[i]
+    end
+  end
+  return sets, keys
+end
+
+local function requeue(mb, sets, keys)
+  for i, set in ipairs(sets) do queue(mb, set, keys[i]) end
+end
+
+-- The plain select: no waiting search is sent first.
+function Mailbox:select_now(readonly)
   local ro = readonly and true or is_dry()
   return self.account:read(function(c)
     local box = c.mailbox
@@ -36,6 +71,61 @@ function Mailbox:select(readonly)
     end
     return c:select(self.name, { readonly = ro })
   end)
+end
+
+-- flush(): sends every search waiting on this mailbox together and
+-- settles their sets (a failed search's set raises its error when used).
+-- A lost link puts them back in the queue and raises.
+function Mailbox:flush()
+  local sets, keys = take(self)
+  if #sets == 0 then return end
+  local ok, uv, results, failures = pcall(self.account.read, self.account,
+    function(conn)
+      local box = self:select_now()
+      local r, f = conn:search_many(keys)
+      return box.uidvalidity, r, f
+    end)
+  if not ok then requeue(self, sets, keys); error(uv, 0) end
+  local p = account.plan()
+  for i, set in ipairs(sets) do
+    if failures[i] then msgset().settle(set, nil, failures[i])
+    else
+      if p then p.count("examined", #results[i]) end -- the run summary's
+      msgset().settle(set, { { mailbox = self, uidvalidity = uv,
+        uids = results[i] } })
+    end
+  end
+end
+
+-- flush_account(acct): the waiting searches of every mailbox of acct,
+-- mailbox by mailbox. Anything that selects does this first, so that a
+-- search answers for the mail as it was when it was asked for.
+function M.flush_account(acct)
+  local per = waiting[acct]
+  if not per then return end
+  local boxes = {}
+  for mb in pairs(per) do boxes[#boxes + 1] = mb end
+  for _, mb in ipairs(boxes) do mb:flush() end
+end
+
+-- flush_all(): every waiting search (the end of a rule).
+function M.flush_all()
+  local accts = {}
+  for acct in pairs(waiting) do accts[#accts + 1] = acct end
+  for _, acct in ipairs(accts) do M.flush_account(acct) end
+end
+do
+  local p = account.plan()
+  if p and p.at_rule_end then p.at_rule_end(M.flush_all) end
+end
+
+-- select([readonly]) -> the connection's box table. EXAMINE when
+-- readonly or in a dry run; nothing is sent when the mailbox is already
+-- selected in a mode that serves (read-write serves reading too, except
+-- in a dry run). Waiting searches of the account go out first.
+function Mailbox:select(readonly)
+  M.flush_account(self.account)
+  return self:select_now(readonly)
 end
 
 -- ensure(uidvalidity [, readonly]) -> box: selects, and raises kind
@@ -61,17 +151,14 @@ local function keys_of(c)
   return criteria.keys(c)
 end
 
--- search(criteria) -> MessageSet of the matching messages.
+-- search(criteria) -> MessageSet of the matching messages. The search
+-- is sent when the set is first used (or something selects, or the rule
+-- ends), together with every other search waiting on the mailbox.
 function Mailbox:search(c)
   local keys = keys_of(c)
-  local uv, uids = self.account:read(function(conn)
-    local box = self:select()
-    return box.uidvalidity, conn:search(keys)
-  end)
-  local p = account.plan()
-  if p then p.count("examined", #uids) end -- the run summary's figure
-  return require("imapsift.msgset").new{
-    { mailbox = self, uidvalidity = uv, uids = uids } }
+  local set = msgset().pending(function() self:flush() end)
+  queue(self, set, keys)
+  return set
 end
 
 function Mailbox:select_all() return self:search{} end

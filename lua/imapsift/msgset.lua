@@ -32,12 +32,40 @@ end
 
 function M.is(v) return getmetatable(v) == MessageSet end
 
+-- A set from Mailbox:search may still wait for its answer, so that the
+-- searches asked for together go out together (one round trip): its
+-- pending_ is then the function that gets the answer, and the first look
+-- at its parts calls it. A search that failed leaves its error, raised
+-- by every look.
+local function parts_of(set)
+  local fill = set.pending_
+  if fill then fill(set) end
+  if set.pending_ then
+    errors.raise{ kind = "protocol", command = "SEARCH",
+      text = "a waiting search of this set was never sent" }
+  end
+  if set.failed_ then error(set.failed_, 0) end
+  return set.parts_
+end
+
+-- pending(fill) -> MessageSet whose parts fill(set) will settle.
+function M.pending(fill)
+  return setmetatable({ pending_ = fill }, MessageSet)
+end
+
+-- settle(set, parts [, err]): the answer of a pending set: its parts, or
+-- the error of its search (parts nil).
+function M.settle(set, parts, err)
+  for i, p in ipairs(parts or {}) do check_part(p, i) end
+  set.parts_, set.failed_, set.pending_ = parts, err, nil
+end
+
 -- parts() -> the array of parts (do not change it).
-function MessageSet:parts() return self.parts_ end
+function MessageSet:parts() return parts_of(self) end
 
 function MessageSet:__len()
   local n = 0
-  for _, p in ipairs(self.parts_) do n = n + #p.uids end
+  for _, p in ipairs(parts_of(self)) do n = n + #p.uids end
   return n
 end
 
@@ -73,7 +101,7 @@ local function difference(a, b)
 end
 
 local function part_of(set, mailbox)
-  for _, p in ipairs(set.parts_) do
+  for _, p in ipairs(parts_of(set)) do
     if p.mailbox == mailbox then return p end
   end
 end
@@ -103,7 +131,7 @@ local function combine(a, b, op, fn, keep_a, keep_b)
       out[#out + 1] = { mailbox = mailbox, uidvalidity = uv, uids = uids }
     end
   end
-  for _, p in ipairs(a.parts_) do
+  for _, p in ipairs(parts_of(a)) do
     local q = part_of(b, p.mailbox)
     if q then
       same_validity(p, q, op)
@@ -112,7 +140,7 @@ local function combine(a, b, op, fn, keep_a, keep_b)
       add(p.mailbox, p.uidvalidity, p.uids)
     end
   end
-  for _, q in ipairs(b.parts_) do
+  for _, q in ipairs(parts_of(b)) do
     if keep_b and not part_of(a, q.mailbox) then
       add(q.mailbox, q.uidvalidity, q.uids)
     end
@@ -131,7 +159,7 @@ end
 -- uids() -> the UIDs of a set of one mailbox (an empty set gives {});
 -- a set spanning several mailboxes raises kind "usage" naming them.
 function MessageSet:uids()
-  local parts = self.parts_
+  local parts = parts_of(self)
   if #parts > 1 then
     local names = {}
     for i, p in ipairs(parts) do names[i] = p.mailbox.name end
@@ -143,6 +171,10 @@ function MessageSet:uids()
 end
 
 function MessageSet:__tostring()
+  if self.pending_ then return "message set (search not yet sent)" end
+  if self.failed_ then
+    return "message set (search failed: " .. tostring(self.failed_) .. ")"
+  end
   local s = {}
   for i, p in ipairs(self.parts_) do
     s[i] = ("%s: %d"):format(p.mailbox.name, #p.uids)
