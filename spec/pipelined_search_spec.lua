@@ -87,7 +87,8 @@ describe("pipelined searches on a fake server", function()
         '* ESEARCH (TAG "A3") UID ALL 2,5\r\nA3 OK done\r\n' },
     })
     local inbox = acct:mailbox("INBOX")
-    local a, b = inbox:search{ subject = "one" }, inbox:search{ subject = "two" }
+    local a = inbox:search{ subject = "one" }
+    local b = inbox:search{ subject = "two" }
     assert.same({ 2 }, (a * b):uids())
     assert.same({ 1, 3 }, (a - b):uids())
     finish(acct, srv)

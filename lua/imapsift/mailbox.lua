@@ -26,17 +26,20 @@ local function is_dry()
   return p ~= nil and p.is_dry()
 end
 
--- Searches asked for and not yet sent: per account, per mailbox, the
--- waiting sets (weak: a set dropped unused costs no search) and keys.
+-- Searches asked for and not yet sent: per account, per mailbox (in the
+-- order first asked: order), the waiting sets (weak: a set dropped unused
+-- costs no search) and their keys.
 local waiting = setmetatable({}, { __mode = "k" })
 
-local function weak(mode) return setmetatable({}, { __mode = mode }) end
-
 local function queue(mb, set, keys)
-  local per = waiting[mb.account] or weak("k")
+  local per = waiting[mb.account] or { order = {} }
   waiting[mb.account] = per
-  local q = per[mb] or { n = 0, sets = weak("v"), keys = {} }
-  per[mb] = q
+  local q = per[mb]
+  if not q then
+    q = { n = 0, sets = setmetatable({}, { __mode = "v" }), keys = {} }
+    per[mb] = q
+    per.order[#per.order + 1] = mb
+  end
   q.n = q.n + 1
   q.sets[q.n], q.keys[q.n] = set, keys
 end
@@ -48,6 +51,9 @@ local function take(mb)
   local sets, keys = {}, {}
   if not q then return sets, keys end
   per[mb] = nil
+  for i, m in ipairs(per.order) do
+    if m == mb then table.remove(per.order, i); break end
+  end
   for i = 1, q.n do
     if q.sets[i] then
       sets[#sets + 1], keys[#keys + 1] = q.sets[i], q.keys[i]
@@ -103,8 +109,7 @@ end
 function M.flush_account(acct)
   local per = waiting[acct]
   if not per then return end
-  local boxes = {}
-  for mb in pairs(per) do boxes[#boxes + 1] = mb end
+  local boxes = table.move(per.order, 1, #per.order, 1, {})
   for _, mb in ipairs(boxes) do mb:flush() end
 end
 
