@@ -70,6 +70,50 @@ local function sent(acct, srv)
   return out
 end
 
+-- What a move without MOVE asks first: the Message-IDs of UIDs 1:3,
+-- whether the destination exists and holds any of them (found: the
+-- UIDs there), then the source selected again: A2..A6 (A2..A7 when
+-- found, which adds a FETCH of the found message's Message-ID).
+local function already_there(found)
+  local steps = {
+    { recv = "^A2 UID FETCH 1:3 %(UID BODY.PEEK%[HEADER.FIELDS " ..
+      "%(MESSAGE%-ID%)%]%)\r\n$" } }
+  for i = 1, 3 do
+    steps[#steps + 1] = { send = ("* %d FETCH (UID %d BODY[HEADER.FIELDS " ..
+      "(MESSAGE-ID)] {21}\r\nMessage-ID: <%d@x>\r\n\r\n)\r\n"):format(i, i, i) }
+  end
+  local more = {
+    { reply = "OK fetched" },
+    { recv = '^A3 LIST "" Archive\r\n$' },
+    { send = '* LIST () "/" Archive\r\n' }, { reply = "OK listed" },
+    { recv = "^A4 EXAMINE Archive\r\n$" },
+    { send = "* 1 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n" },
+    { reply = "OK [READ-ONLY] examined" },
+    { recv = "^A5 UID SEARCH OR HEADER" } }
+  for _, step in ipairs(more) do steps[#steps + 1] = step end
+  local tag = 6 -- the SELECT's
+  if found then
+    steps[#steps + 1] = { send = "* SEARCH 9\r\n" }
+    steps[#steps + 1] = { reply = "OK searched" }
+    steps[#steps + 1] = { recv = "^A6 UID FETCH 9 " }
+    steps[#steps + 1] = { send = "* 1 FETCH (UID 9 BODY[HEADER.FIELDS " ..
+      "(MESSAGE-ID)] {21}\r\nMessage-ID: <" .. found .. "@x>\r\n\r\n)\r\n" }
+    steps[#steps + 1] = { reply = "OK fetched" }
+    tag = 7
+  else
+    steps[#steps + 1] = { reply = "OK none" }
+  end
+  steps[#steps + 1] = { recv = ("^A%d SELECT INBOX\r\n$"):format(tag) }
+  steps[#steps + 1] = { send = "* 3 EXISTS\r\n* OK [UIDVALIDITY 42] x\r\n" }
+  steps[#steps + 1] = { reply = "OK [READ-WRITE] selected" }
+  return steps
+end
+
+local function with(steps, more)
+  for _, s in ipairs(more) do steps[#steps + 1] = s end
+  return steps
+end
+
 local function has(list, s)
   for _, v in ipairs(list) do if v == s then return true end end
   return false
@@ -88,26 +132,45 @@ describe("actions on a fake server", function()
 
   it("without MOVE: COPY, \\Deleted, UID EXPUNGE of exactly those",
     function()
-    local acct, set, srv = start("UIDPLUS", {
-      { recv = "^A2 UID COPY 1:3 Archive\r\n$" }, { reply = "OK copied" },
-      { recv = "^A3 UID STORE 1:3 %+FLAGS.SILENT %(\\Deleted%)\r\n$" },
+    local steps = already_there(nil) -- A2..A6, then COPY is A7
+    local acct, set, srv = start("UIDPLUS", with(steps, {
+      { recv = "^A7 UID COPY 1:3 Archive\r\n$" }, { reply = "OK copied" },
+      { recv = "^A8 UID STORE 1:3 %+FLAGS.SILENT %(\\Deleted%)\r\n$" },
       { reply = "OK stored" },
-      { recv = "^A4 UID EXPUNGE 1:3\r\n$" }, { reply = "OK expunged" } })
+      { recv = "^A9 UID EXPUNGE 1:3\r\n$" }, { reply = "OK expunged" } }))
     actions.move(set, "Archive")
     local cmds = sent(acct, srv)
-    assert.are.equal("UID EXPUNGE 1:3", cmds[4])
+    assert.are.equal("done", srv:status())
+    assert.are.equal("UID EXPUNGE 1:3", cmds[9])
     assert.is_false(has(cmds, "EXPUNGE"))
+  end)
+
+  it("without MOVE, run again after a cut: copies only what is missing",
+    function()
+    -- <2@x> is already in Archive (a run cut after its COPY).
+    local steps = already_there(2)
+    local acct, set, srv = start("UIDPLUS", with(steps, {
+      { recv = "^A8 UID COPY 1,3 Archive\r\n$" }, { reply = "OK copied" },
+      { recv = "^A9 UID STORE 1:3 %+FLAGS.SILENT %(\\Deleted%)\r\n$" },
+      { reply = "OK stored" },
+      { recv = "^A10 UID EXPUNGE 1:3\r\n$" }, { reply = "OK expunged" } }))
+    assert.are.equal(3, actions.move(set, "Archive"))
+    sent(acct, srv)
+    assert.are.equal("done", srv:status())
+    assert.are.equal(1, plan.entries()[1].skipped)
   end)
 
   it("without MOVE and UIDPLUS: leaves them \\Deleted and warns",
     function()
-    local acct, set, srv = start("", {
-      { recv = "^A2 UID COPY 1:3 Archive\r\n$" }, { reply = "OK copied" },
-      { recv = "^A3 UID STORE 1:3 %+FLAGS.SILENT %(\\Deleted%)\r\n$" },
-      { reply = "OK stored" } })
+    local steps = already_there(nil)
+    local acct, set, srv = start("", with(steps, {
+      { recv = "^A7 UID COPY 1:3 Archive\r\n$" }, { reply = "OK copied" },
+      { recv = "^A8 UID STORE 1:3 %+FLAGS.SILENT %(\\Deleted%)\r\n$" },
+      { reply = "OK stored" } }))
     assert.are.equal(3, actions.move(set, acct:mailbox("Archive")))
     local cmds = sent(acct, srv)
-    assert.are.equal(3, #cmds) -- SELECT, COPY, STORE
+    assert.are.equal("done", srv:status())
+    assert.are.equal(8, #cmds) -- ... COPY, STORE and no EXPUNGE
     for _, c in ipairs(cmds) do assert.is_nil(c:find("EXPUNGE")) end
     local e = plan.entries()[1]
     assert.truthy(e.note:find("left marked \\Deleted", 1, true))

@@ -110,14 +110,6 @@ local function ids(conn, name)
   return out
 end
 
-local function unique(sorted)
-  local out = {}
-  for _, v in ipairs(sorted) do
-    if v ~= out[#out] then out[#out + 1] = v end
-  end
-  return out
-end
-
 local function logout(...)
   for _, a in ipairs({ ... }) do pcall(a.logout, a) end
 end
@@ -168,16 +160,18 @@ local function round(case, mode, n, k)
     assert(errors.is(err, "closed") or errors.is(err, "bye"),
       "not a lost link: " .. tostring(err))
   end
-  -- the retry: the rule runs again over what the source now holds
-  local a2, b2 = accounts(case, nil)
+  -- the retry: the rule runs again over what the source now holds, on a
+  -- server that still lacks MOVE when it did (a proxy that cuts nothing)
+  local p2 = case.strip and proxy("before", 0, true)
+  local a2, b2 = accounts(case, p2 and p2.port)
   actions.move(a2:mailbox(src):select_all(), b2:mailbox(dst))
   logout(a2, b2)
+  if p2 then wait_drained(p2); stop(p2) end
   for i = 1, COUNT do want[i] = want[i].message_id end
   table.sort(want)
   assert.are.same({}, ids(raw_a, src),
     ("%s %s cut at %d: source not empty"):format(case.name, mode, n))
   local got = ids(dconn, dst)
-  if case.duplicates then got = unique(got) end
   assert.are.same(want, got,
     ("%s %s cut at %d: destination"):format(case.name, mode, n))
   empty(dconn, dst)
@@ -212,10 +206,9 @@ end)
 
 local CASES = {
   { name = "move", title = "a move within an account (MOVE)" },
-  -- Without MOVE a cut between COPY and UID EXPUNGE leaves the copies,
-  -- and the retry copies those messages again: checked for losses only
-  -- (the pending spec below).
-  { name = "fallback", strip = true, duplicates = true,
+  -- Without MOVE a cut between COPY and UID EXPUNGE leaves the copies:
+  -- the retry finds their Message-IDs and copies only the others.
+  { name = "fallback", strip = true,
     title = "a move within an account without MOVE (COPY, UID EXPUNGE)" },
   { name = "cross-src", cross = true, cut = "src",
     title = "a move across accounts, the source's link cut" },
@@ -247,6 +240,3 @@ for _, case in ipairs(CASES) do
     end)
   end)
 end
-
-pending("a move without MOVE cut after its COPY, then run again, " ..
-  "copies nothing twice")

@@ -231,8 +231,8 @@ local function remove(part, uids, e)
   end
 end
 
--- The note a same-account move carries on a server with neither MOVE nor
--- UIDPLUS: copied, marked \Deleted, not expunged.
+-- The note a planned same-account move carries on a server with neither
+-- MOVE nor UIDPLUS: it would be copied, marked \Deleted, not expunged.
 local NO_EXPUNGE = "left marked \\Deleted in the source: the server " ..
   "lacks MOVE and UIDPLUS, and a plain EXPUNGE would also remove other " ..
   "deleted mail"
@@ -244,29 +244,60 @@ local function verbose_ids(part, e)
   end
 end
 
+-- A move on a server without MOVE: COPY, then \Deleted and UID EXPUNGE
+-- of exactly those UIDs. Idempotent like a move across accounts: a run
+-- cut after its COPY and run again finds the Message-IDs already in dest
+-- and copies only the others, so nothing is there twice (messages without
+-- a Message-ID cannot be recognised and are copied again). A COPY that
+-- completed copied every message (RFC 9051 6.4.7: all or none).
+local function move_by_copy(part, dest, e, what)
+  local acct = part.mailbox.account
+  local ids = ids_of(acct, part.uids)
+  local wanted, found = id_list(ids, part.uids), {}
+  if #wanted > 0 and exists(dest) then
+    dest:select(true)
+    found = present(dest, wanted)
+    part.mailbox:ensure(part.uidvalidity)
+  end
+  local copy, done = {}, {}
+  for _, uid in ipairs(part.uids) do
+    local there = ids[uid] and found[ids[uid]]
+    if there then done[#done + 1] = uid else copy[#copy + 1] = uid end
+  end
+  if #copy > 0 then
+    with_create(dest, what, function()
+      return acct:conn():copy(copy, dest.name)
+    end)
+    table.move(copy, 1, #copy, #done + 1, done)
+    table.sort(done)
+  end
+  e.skipped = #part.uids - #copy
+  remove(part, done, e)
+end
+
 -- A move or copy within one account: the connection splits long sets;
--- a MOVE-less server gets COPY + \Deleted + UID EXPUNGE of those UIDs.
+-- a MOVE-less server gets move_by_copy.
 local function same_account(kind, part, dest, what)
   local conn = part.mailbox.account:conn()
   part.mailbox:ensure(part.uidvalidity)
   local e = entry(part, kind, dest)
   verbose_ids(part, e)
   local caps = conn.capabilities
-  local keep = kind == "move" and not caps.MOVE and not caps.UIDPLUS
-  if keep then e.note = NO_EXPUNGE end
   if plan.is_dry() then
+    if kind == "move" and not caps.MOVE and not caps.UIDPLUS then
+      e.note = NO_EXPUNGE
+    end
     check_dest_dry(dest, e, what)
     return plan.record(e)
   end
-  local uids = part.uids
-  with_create(dest, what, function()
-    if kind == "copy" or keep then return conn:copy(uids, dest.name) end
-    return conn:move(uids, dest.name)
-  end)
-  if keep then
-    conn:store(uids, "+FLAGS", { "\\Deleted" }, { silent = true })
-    plan.warn(NO_EXPUNGE)
+  if kind == "move" and not caps.MOVE then
+    move_by_copy(part, dest, e, what)
+    return plan.record(e)
   end
+  with_create(dest, what, function()
+    if kind == "copy" then return conn:copy(part.uids, dest.name) end
+    return conn:move(part.uids, dest.name)
+  end)
   return plan.record(e)
 end
 
