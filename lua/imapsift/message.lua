@@ -157,6 +157,48 @@ function Message:part(n)
   return section(self, sec)
 end
 
+-- structure() -> the message's BODYSTRUCTURE, as the connection parses
+-- it (README, fetch): fetched once, on demand.
+function Message:structure()
+  local st = rawget(self, "structure_")
+  if st == nil then
+    st = self:fetch{ "BODYSTRUCTURE" }.bodystructure or false
+    rawset(self, "structure_", st)
+  end
+  return st or nil
+end
+
+-- One leaf of the structure as parts() lists it.
+local function leaf(node, sec)
+  local params = node.params or {}
+  local disp = node.disposition and node.disposition.params or {}
+  local name = disp.filename or params.name
+  return { section = sec, size = node.size, encoding = node.encoding,
+    type = ("%s/%s"):format(node.type or "?", node.subtype or "?"),
+    charset = params.charset, name = name and headers().decode(name),
+    disposition = node.disposition and node.disposition.type }
+end
+
+-- parts() -> every leaf body part in order: { section = "1.2", type =
+-- "text/plain", size, encoding, charset, name (the file name, decoded),
+-- disposition }; msg:part(p.section) fetches one. A message that is not
+-- multipart has one part, "1" (RFC 9051 6.4.5).
+function Message:parts()
+  local out = {}
+  local function walk(node, prefix)
+    if node.type == "multipart" then
+      for i, child in ipairs(node.parts or {}) do
+        walk(child, prefix == "" and tostring(i) or prefix .. "." .. i)
+      end
+    else
+      out[#out + 1] = leaf(node, prefix == "" and "1" or prefix)
+    end
+  end
+  local st = self:structure()
+  if st then walk(st, "") end
+  return out
+end
+
 function Message:__tostring()
   return ("message UID %d in %s"):format(rawget(self, "uid"),
     rawget(self, "mailbox").name)
