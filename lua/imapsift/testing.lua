@@ -251,9 +251,11 @@ function M.message(m, user, what)
   return table.concat(lines, "\r\n") .. "\r\n\r\n" .. body, t
 end
 
--- Empties user's account: deletes every mailbox but the automatic ones
--- (children first), drops other subscriptions, expunges the rest.
-local function reset(imap)
+-- empty_account(imap): empties the logged-in user's account: deletes
+-- every mailbox but the automatic ones (children first), drops other
+-- subscriptions, expunges the rest. Leaves imap authenticated.
+function M.empty_account(imap)
+  if imap.mailbox then imap:unselect() end
   local names = {}
   for _, mb in ipairs(imap:list("", "*")) do
     if not M.AUTO[mb.name] then names[#names + 1] = mb.name end
@@ -306,7 +308,7 @@ function M.mailboxes(user, desc)
   if type(desc) ~= "table" then usage("mailboxes", "a table expected") end
   local imap = M.connect(user)
   local ok, result = pcall(function()
-    reset(imap)
+    M.empty_account(imap)
     local names, uids = {}, {}
     for name in pairs(desc) do names[#names + 1] = name end
     table.sort(names) -- parents before their children

@@ -59,8 +59,7 @@ end
 
 -- Mailboxes the server's config creates for every user; reset() empties
 -- them instead of deleting them.
-M.AUTO = { INBOX = true, Drafts = true, Sent = true, Trash = true,
-  Junk = true, Archive = true }
+M.AUTO = require("imapsift.testing").AUTO
 
 -- A value for opts()/connect() that removes a default option, e.g.
 -- connect{ user = server.UNSET, password = server.UNSET }.
@@ -89,33 +88,13 @@ function M.connect(extra)
   return imapsift.connect(M.opts(extra))
 end
 
-local function empty_mailbox(imap, name)
-  local box = imap:select(name)
-  if box.exists > 0 then
-    imap:store("1:*", "+FLAGS.SILENT", { "\\Deleted" }, { seq = true })
-    imap:expunge()
-  end
-  imap:unselect()
-end
-
 -- reset([imap]): delete every mailbox of alice but the automatic ones,
 -- unsubscribe from everything else, and empty the rest. Uses imap (left
 -- in the authenticated state) or a connection of its own.
 function M.reset(imap)
   local own = imap == nil
   imap = imap or M.connect()
-  if imap.mailbox then imap:unselect() end
-  local names = {}
-  for _, mb in ipairs(imap:list("", "*")) do
-    if not M.AUTO[mb.name] then names[#names + 1] = mb.name end
-  end
-  -- Children sort after their parents: delete them first.
-  table.sort(names, function(a, b) return a > b end)
-  for _, name in ipairs(names) do imap:delete(name) end
-  for _, mb in ipairs(imap:lsub("", "*")) do
-    if not M.AUTO[mb.name] then imap:unsubscribe(mb.name) end
-  end
-  for name in pairs(M.AUTO) do empty_mailbox(imap, name) end
+  require("imapsift.testing").empty_account(imap)
   if own then imap:logout() end
 end
 
