@@ -48,12 +48,8 @@ local t = cmd()
 out("* " .. n .. " EXISTS\r\n" .. t .. " OK [READ-WRITE] selected\r\n")
 io.stdout:flush()
 t = cmd()
-local lines = {
-  exists = "* %d EXISTS\r\n", flags = "* %d FETCH (FLAGS (\\Seen))\r\n",
-  expunge = "* 1 EXPUNGE\r\n", noise = "* OK [X-NOISE %d] noise\r\n",
-  names = "* X%d data\r\n" }
-if lines[name] then
-  for i = 1, n do out(lines[name]:format(i)) end
+if LINE then -- set by the client from its FLOODS table
+  for i = 1, n do out(LINE:format(i)) end
   out(t .. " OK done\r\n")
 elseif name == "search" then
   out("* SEARCH")
@@ -71,7 +67,8 @@ local function run_one(name)
   local f = assert(FLOODS[name], "unknown flood " .. name)
   local path = os.tmpname()
   local h = assert(io.open(path, "w"))
-  h:write(SERVER)
+  h:write(("local LINE = %s\n"):format(f.line and ("%q"):format(f.line) or
+    "nil"), SERVER)
   h:close()
   local imap = imapsift.connect{ command = ("exec lua5.4 %s %s %d"):format(
     path, name, N), timeout = 60 }

@@ -8,18 +8,7 @@ local core = require "imapsift.core"
 local NEXT = "* 9 EXISTS\r\n"
 local next_table = { kind = "untagged", type = "EXISTS", n = 9 }
 
-local function feed_chunks(chunks)
-  local p = core.parser()
-  local out = {}
-  for _, chunk in ipairs(chunks) do
-    for _, r in ipairs(p:feed(chunk)) do
-      out[#out + 1] = r
-    end
-  end
-  assert.is_false(p:busy())
-  p:close()
-  return out
-end
+local feed_chunks = require("support.util").feed_chunks
 
 -- The wire followed by a good response gives `expected` and then that
 -- response, however it is cut.

@@ -119,10 +119,7 @@ describe("match narrowing on the server", function()
     u = sets.fresh(BOX, list)
     acct = sets.account()
     box = acct:mailbox(BOX)
-    lines = {}
-    acct:conn():set_trace(function(dir, line)
-      if dir == "C" or dir == ">" then lines[#lines + 1] = line end
-    end)
+    lines = sets.traced(acct)
   end)
 
   teardown(function()
@@ -134,7 +131,7 @@ describe("match narrowing on the server", function()
   local function run(pattern, flags, narrow)
     local saved = match.literal_words
     if not narrow then match.literal_words = function() return nil end end
-    lines = {}
+    for i = #lines, 1, -1 do lines[i] = nil end
     local ok, res = pcall(function()
       return box:select_all():match("subject", pattern, flags):uids()
     end)

@@ -66,10 +66,7 @@ describe("reading message sets", function()
     u = sets.fresh(BOX, list)
     acct = sets.account()
     box = acct:mailbox(BOX)
-    lines = {}
-    acct:conn():set_trace(function(dir, line)
-      if dir == "C" or dir == ">" then lines[#lines + 1] = line end
-    end)
+    lines = sets.traced(acct)
   end)
 
   teardown(function()
@@ -134,7 +131,7 @@ describe("reading message sets", function()
   end)
 
   it("matches a decoded header with PCRE2, narrowed by a server search", function()
-    lines = {}
+    for i = #lines, 1, -1 do lines[i] = nil end
     local all = box:select_all()
     local s = all:match("subject", [[^invoice \d$]], "i")
     assert.same({ u[2], u[4], u[6] }, s:uids())

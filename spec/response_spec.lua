@@ -12,22 +12,7 @@ local function lit8(s)
   return "~{" .. #s .. "}\r\n" .. s
 end
 
-local function append(out, list)
-  for _, r in ipairs(list) do
-    out[#out + 1] = r
-  end
-end
-
-local function feed_chunks(chunks)
-  local p = core.parser()
-  local out = {}
-  for _, chunk in ipairs(chunks) do
-    append(out, p:feed(chunk))
-  end
-  assert.is_false(p:busy())
-  p:close()
-  return out
-end
+local feed_chunks = require("support.util").feed_chunks
 
 local function check(wire, expected)
   local got, err = core.parse(wire)

@@ -5,18 +5,7 @@
 -- limits, and max_line bounds each piece instead of the line.
 local core = require "imapsift.core"
 
-local function feed_chunks(chunks, limits)
-  local p = core.parser(limits)
-  local out = {}
-  for _, chunk in ipairs(chunks) do
-    for _, r in ipairs(p:feed(chunk)) do
-      out[#out + 1] = r
-    end
-  end
-  assert.is_false(p:busy())
-  p:close()
-  return out
-end
+local feed_chunks = require("support.util").feed_chunks
 
 local function search(nums, extra)
   local t = { kind = "untagged", type = "SEARCH", nums = nums }

@@ -15,6 +15,15 @@ function M.account(extra)
   return imapsift.account(o)
 end
 
+-- traced(acct) -> a table that collects every command line acct sends.
+function M.traced(acct)
+  local lines = {}
+  acct:conn():set_trace(function(dir, line)
+    if dir == "C" or dir == ">" then lines[#lines + 1] = line end
+  end)
+  return lines
+end
+
 -- fresh(name, messages) -> UIDs: (re)creates mailbox name holding the
 -- given messages (server.message{} tables or strings), via a connection
 -- of its own; opts are APPEND's ({ flags, date }) per message in

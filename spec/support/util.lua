@@ -14,6 +14,19 @@ function M.catch(fn, ...)
   return err
 end
 
+-- feed_chunks(chunks [, limits]) -> every response a fresh core.parser
+-- gives for the chunks fed in turn; the parser must end idle.
+function M.feed_chunks(chunks, limits)
+  local p = require("imapsift.core").parser(limits)
+  local out = {}
+  for _, chunk in ipairs(chunks) do
+    for _, r in ipairs(p:feed(chunk)) do out[#out + 1] = r end
+  end
+  assert(not p:busy(), "the parser holds part of a response")
+  p:close()
+  return out
+end
+
 function M.read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end
