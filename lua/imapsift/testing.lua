@@ -145,7 +145,7 @@ function M.server()
   return current
 end
 
--- user(i) -> the name of the server's spare user i (1..8). A spec file
+-- user(i) -> the name of the server's spare user i (1..14). A spec file
 -- that uses spare user i only can run beside the others.
 function M.user(i)
   local name = M.server().spare[i]
