@@ -159,6 +159,20 @@ function M.current() return state.rule end
 local at_end = {}
 function M.at_rule_end(fn) at_end[#at_end + 1] = fn end
 
+-- on_rule_error(fn): fn(rule_name, err) runs when a rule fails, e.g. to
+-- forget what the rule meant to record as seen (state.lua).
+local on_error = {}
+function M.on_rule_error(fn)
+  if type(fn) ~= "function" then
+    errors.usage("on_rule_error", "bad argument #1 (function expected)")
+  end
+  on_error[#on_error + 1] = fn
+end
+
+local function rule_failed(name, err)
+  for _, fn in ipairs(on_error) do fn(name, err) end
+end
+
 local function run_rule(fn)
   fn()
   for _, f in ipairs(at_end) do f() end
@@ -183,6 +197,7 @@ function M.rule(name, fn)
   if not ok then
     counts_of(name).errors = counts_of(name).errors + 1
     M.log(errors.escape(("[%s] error: %s"):format(name, tostring(err))))
+    rule_failed(name, err)
     return false, err
   end
   return true
