@@ -1,0 +1,189 @@
+-- spec/support/host.lua: runs the imapsift binary as a subprocess for the
+-- end-to-end specs: a private home (config, state and temp files) per
+-- test, runs to completion with stdout, stderr and exit code captured,
+-- and background runs that take signals, with bounded waits on files.
+local core = require "imapsift.core"
+local server = require "support.server"
+
+local M = {}
+
+M.bin = assert(os.getenv("IMAPSIFT_BUILD"),
+  "IMAPSIFT_BUILD must name the build directory (ctest sets it)")
+  .. "/imapsift"
+
+-- Generous: a loaded machine must not turn a slow run into a failure.
+M.TIMEOUT = 30
+
+-- q(s) -> s quoted for sh.
+function M.q(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local function sh(cmd)
+  local ok = os.execute(cmd)
+  assert(ok, "command failed: " .. cmd)
+end
+
+function M.read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
+function M.write(path, data)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+  return path
+end
+
+-- home() -> a fresh directory with config/, state/ and home/ in it;
+-- cleanup(home) removes it.
+function M.home()
+  local p = io.popen("mktemp -d")
+  local dir = p:read("l")
+  p:close()
+  assert(dir and dir ~= "", "mktemp -d failed")
+  sh(("mkdir -p %s %s %s"):format(M.q(dir .. "/config/imapsift"),
+    M.q(dir .. "/state"), M.q(dir .. "/home")))
+  return dir
+end
+
+function M.cleanup(dir)
+  if dir and dir:match("^/tmp/") then sh("rm -rf " .. M.q(dir)) end
+end
+
+-- The environment prefix that points the binary at the home's dirs.
+local function env_prefix(dir)
+  return ("env XDG_CONFIG_HOME=%s XDG_STATE_HOME=%s HOME=%s "):format(
+    M.q(dir .. "/config"), M.q(dir .. "/state"), M.q(dir .. "/home"))
+end
+
+local function command_line(dir, args)
+  local parts = { env_prefix(dir) .. M.q(M.bin) }
+  for _, a in ipairs(args or {}) do parts[#parts + 1] = M.q(a) end
+  return table.concat(parts, " ")
+end
+
+-- run(dir, args) -> { code, out, err }: runs the binary to its end with
+-- stdin from /dev/null.
+function M.run(dir, args)
+  local out, err = dir .. "/run.out", dir .. "/run.err"
+  local _, _, code = os.execute(("cd %s && %s </dev/null >%s 2>%s"):format(
+    M.q(dir), command_line(dir, args), M.q(out), M.q(err)))
+  return { code = code, out = M.read(out) or "", err = M.read(err) or "" }
+end
+
+-- account(extra) -> Lua source of an imapsift.account{} for the spare
+-- user the spec logs in as, over implicit TLS with the test CA; extra's
+-- fields replace the defaults (false removes one).
+function M.account(extra)
+  local o = { name = "e2e", host = server.host, port = server.imaps_port,
+    tls = "implicit", ca_file = server.ca, user = server.user,
+    password = server.password, create = true, timeout = 20 }
+  for k, v in pairs(extra or {}) do
+    if v == false then o[k] = nil else o[k] = v end
+  end
+  local fields = {}
+  for k, v in pairs(o) do
+    fields[#fields + 1] = ("%s = %s"):format(k,
+      type(v) == "string" and ("%q"):format(v) or tostring(v))
+  end
+  table.sort(fields)
+  return "imapsift.account{ " .. table.concat(fields, ", ") .. " }"
+end
+
+-- script(dir, body [, extra [, name]]) -> path of a rules file that
+-- starts with `local imapsift = require "imapsift"` and
+-- `local acct = <account(extra)>`.
+function M.script(dir, body, extra, name)
+  return M.write(dir .. "/" .. (name or "rules.lua"),
+    'local imapsift = require "imapsift"\n' ..
+    "local acct = " .. M.account(extra) .. "\n" .. body .. "\n")
+end
+
+-- count(text, pattern) -> how many times a plain string occurs.
+function M.count(text, plain)
+  local n, init = 0, 1
+  while true do
+    local s, e = (text or ""):find(plain, init, true)
+    if not s then return n end
+    n, init = n + 1, e + 1
+  end
+end
+
+-- wait_for(fn [, timeout]) -> fn's first true result, polling every
+-- 0.1 s; nil when the bound passes.
+function M.wait_for(fn, timeout)
+  local deadline = core.monotonic() + (timeout or M.TIMEOUT)
+  repeat
+    local v = fn()
+    if v then return v end
+    core.sleep(0.1)
+  until core.monotonic() > deadline
+  return fn()
+end
+
+-- wait_text(path, plain, n [, timeout]) -> true once the file holds at
+-- least n occurrences of the plain string.
+function M.wait_text(path, plain, n, timeout)
+  return M.wait_for(function()
+    return M.count(M.read(path), plain) >= (n or 1)
+  end, timeout) and true or false
+end
+
+local Proc = {}
+Proc.__index = Proc
+
+-- start(dir, args) -> a Proc: the binary in the background; its pid is
+-- the binary's own (sh execs it), its exit code lands in a file.
+function M.start(dir, args)
+  local p = setmetatable({ dir = dir, pidfile = dir .. "/bg.pid",
+    codefile = dir .. "/bg.code", out = dir .. "/bg.out",
+    err = dir .. "/bg.err" }, Proc)
+  os.remove(p.pidfile)
+  os.remove(p.codefile)
+  local inner = ("echo $$ >%s; exec %s"):format(M.q(p.pidfile),
+    command_line(dir, args))
+  local wrapper = M.write(dir .. "/bg.sh", ("cd %s\nsh -c %s </dev/null "
+    .. ">%s 2>%s\necho $? >%s.tmp && mv %s.tmp %s\n"):format(M.q(dir),
+    M.q(inner), M.q(p.out), M.q(p.err), M.q(p.codefile), M.q(p.codefile),
+    M.q(p.codefile)))
+  sh(("sh %s </dev/null >/dev/null 2>&1 &"):format(M.q(wrapper)))
+  p.pid = M.wait_for(function()
+    return tonumber((M.read(p.pidfile) or ""):match("%d+"))
+  end)
+  assert(p.pid, "the background imapsift did not start")
+  return p
+end
+
+-- code() -> the exit code, or nil while it runs.
+function Proc:code()
+  return tonumber((M.read(self.codefile) or ""):match("%d+"))
+end
+
+function Proc:signal(name)
+  if self:code() == nil then
+    os.execute(("kill -%s %d 2>/dev/null"):format(name, self.pid))
+  end
+end
+
+-- wait([timeout]) -> the exit code, or nil when it still runs.
+function Proc:wait(timeout)
+  return M.wait_for(function() return self:code() end, timeout)
+end
+
+function Proc:stderr() return M.read(self.err) or "" end
+function Proc:stdout() return M.read(self.out) or "" end
+
+-- kill(): make sure nothing is left running (after_each).
+function Proc:kill()
+  if self:code() == nil then
+    self:signal("KILL")
+    self:wait(10)
+  end
+end
+
+return M
