@@ -480,6 +480,11 @@ end
 -- How many commands run_window keeps in flight (opts.pipeline_window).
 M.PIPELINE_WINDOW = 8
 
+-- on_progress(what, done, total), when set (imapsift.log sets it): told
+-- after each command of a run_window of several, so that a long batch
+-- can show how far it got.
+M.on_progress = nil
+
 -- run_window(n, make, on_done [, each]): runs n commands with several in
 -- flight at once (pipelining; replies are matched by tag). make(i) ->
 -- name, args, what gives command i; on_done(i, tagged, data) is called
@@ -506,6 +511,7 @@ function Connection:run_window(n, make, on_done, each)
       error(tagged, 0)
     end
     on_done(i, tagged, data)
+    if M.on_progress and n > 1 then M.on_progress(names[i], i, n) end
   end
 end
 

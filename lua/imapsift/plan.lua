@@ -120,7 +120,11 @@ function M.record(entry)
   local c = counts_of(entry.rule)
   local counter = COUNTER[entry.action]
   if counter then c[counter] = c[counter] + entry.count end
-  M.log(M.describe(entry))
+  -- The log gets the entry too (a copy: entries() stays as recorded),
+  -- so that a JSON log can carry its fields.
+  local logged = { event = "action" }
+  for k, v in pairs(entry) do logged[k] = v end
+  M.log(M.describe(entry), logged)
   return entry
 end
 
@@ -138,7 +142,8 @@ end
 -- UIDPLUS leaves messages marked \Deleted), with the rule's name.
 function M.warn(text)
   local prefix = state.rule and ("[" .. state.rule .. "] ") or ""
-  M.log(errors.escape(prefix .. "warning: " .. text))
+  M.log(errors.escape(prefix .. "warning: " .. text),
+    { event = "warning", rule = state.rule, text = text })
 end
 
 -- entries() -> a copy of the array of entries recorded since reset().
@@ -196,7 +201,9 @@ function M.rule(name, fn)
   state.rule = outer
   if not ok then
     counts_of(name).errors = counts_of(name).errors + 1
-    M.log(errors.escape(("[%s] error: %s"):format(name, tostring(err))))
+    M.log(errors.escape(("[%s] error: %s"):format(name, tostring(err))),
+      { event = "rule_error", rule = name, error = tostring(err),
+        account = type(err) == "table" and err.account or nil })
     rule_failed(name, err)
     return false, err
   end
