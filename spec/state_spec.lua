@@ -1,0 +1,192 @@
+-- spec/state_spec.lua: Mailbox:new() against the private Dovecot: the
+-- first run sees every message, a run over an unchanged mailbox sends no
+-- search, new mail is exactly what arrived, a failed rule or a dry run
+-- leaves nothing recorded, and a new UIDVALIDITY makes everything new.
+local imapsift = require "imapsift"
+local server = require "support.server"
+local util = require "support.util"
+local state = require "imapsift.state"
+local plan = require "imapsift.plan"
+local lfs = require "lfs"
+
+server.as(9) -- this file's own user
+
+local BOX = "StateNew"
+
+local function rm_rf(path)
+  local mode = lfs.attributes(path, "mode")
+  if mode == "directory" then
+    for name in lfs.dir(path) do
+      if name ~= "." and name ~= ".." then rm_rf(path .. "/" .. name) end
+    end
+    lfs.rmdir(path)
+  elseif mode then
+    os.remove(path)
+  end
+end
+
+-- fresh(n) -> UIDs: BOX (re)created holding n messages.
+local function fresh(n)
+  local imap = server.connect()
+  pcall(imap.delete, imap, BOX)
+  imap:create(BOX)
+  local uids = n > 0 and server.fill(imap, BOX, n) or {}
+  imap:logout()
+  return uids
+end
+
+local function append(n)
+  local imap = server.connect()
+  local uids = server.fill(imap, BOX, n)
+  imap:logout()
+  return uids
+end
+
+-- run(fn) -> the commands sent: one run of a script, with an account of
+-- its own (as every scheduled run has) whose command lines are kept.
+local function run(fn)
+  local sent = {}
+  local acct = imapsift.account(server.opts{ name = "kim-state",
+    trace = function(dir, line)
+      if dir == "C" or dir == ">" then sent[#sent + 1] = line end
+    end })
+  local ok, err = pcall(fn, acct:mailbox(BOX))
+  acct:logout()
+  assert(ok, err)
+  return sent
+end
+
+local function searches(sent) return util.count(sent, "UID SEARCH") end
+
+describe("Mailbox:new() on Dovecot", function()
+  local dir, lines, log_before
+
+  before_each(function()
+    dir = util.tmpname()
+    state.set_dir(dir)
+    state.discard()
+    plan.reset()
+    plan.dry_run(false)
+    lines = {}
+    log_before = plan.log
+    plan.log = function(line) lines[#lines + 1] = line end
+  end)
+
+  after_each(function()
+    plan.log = log_before
+    plan.dry_run(false)
+    plan.reset()
+    state.set_dir(nil)
+    state.discard()
+    rm_rf(dir)
+  end)
+
+  teardown(function()
+    local imap = server.connect()
+    pcall(imap.delete, imap, BOX)
+    imap:logout()
+  end)
+
+  it("gives every message the first time, then none while unchanged, " ..
+    "then exactly the new ones", function()
+    local uids = fresh(3)
+    local got
+    run(function(mb) got = mb:new():uids() end)
+    assert.same(uids, got)
+    local p = state.pending()
+    assert.equal(1, #p)
+    assert.same({ "kim-state", BOX, uids[3] },
+      { p[1].account, p[1].mailbox, p[1].last_uid })
+    assert.equal(1, state.commit())
+    assert.equal(3, plan.summary()[1].examined)
+
+    local sent = run(function(mb) got = mb:new():uids() end)
+    assert.same({}, got)
+    assert.equal(0, searches(sent))
+    assert.equal(1, util.count(sent, "SELECT"))
+    state.commit()
+
+    local more = append(2)
+    sent = run(function(mb) got = mb:new():uids() end)
+    assert.same(more, got)
+    assert.equal(1, searches(sent))
+    assert.equal(1, util.count(sent, "UID SEARCH .*UID " .. uids[3] + 1 ..
+      ":%*"))
+    state.commit()
+    assert.equal(more[2], state.read("kim-state", BOX).last_uid)
+  end)
+
+  it("does not count the highest old UID that n:* always matches",
+    function()
+    local uids = fresh(2)
+    run(function(mb) mb:new() end)
+    state.commit()
+    -- A message that came and went: UIDNEXT moved, nothing is new.
+    local imap = server.connect()
+    local gone = server.fill(imap, BOX, 1)[1]
+    imap:select(BOX)
+    imap:store({ gone }, "+FLAGS", { "\\Deleted" })
+    imap:expunge()
+    imap:logout()
+    local got
+    local sent = run(function(mb) got = mb:new():uids() end)
+    assert.equal(1, searches(sent))
+    assert.same({}, got)
+    assert.equal(uids[2], state.pending()[1].last_uid)
+  end)
+
+  it("drops what a failed rule would have recorded", function()
+    local uids = fresh(2)
+    local got
+    run(function(mb)
+      local ok = plan.rule("fails", function()
+        got = mb:new():uids()
+        error("rule broke")
+      end)
+      assert.is_false(ok)
+    end)
+    assert.same(uids, got)
+    assert.same({}, state.pending())
+    assert.equal(0, state.commit())
+    run(function(mb) got = mb:new():uids() end)
+    assert.same(uids, got)
+  end)
+
+  it("writes no file in a dry run (and only examines)", function()
+    local uids = fresh(2)
+    plan.dry_run(true)
+    local got
+    local sent = run(function(mb) got = mb:new():uids() end)
+    assert.same(uids, got)
+    assert.equal(0, util.count(sent, " SELECT "))
+    assert.equal(1, util.count(sent, " EXAMINE "))
+    assert.equal(0, state.commit())
+    assert.is_nil(lfs.attributes(dir))
+  end)
+
+  it("counts every message as new when UIDVALIDITY changed, with a " ..
+    "warning", function()
+    fresh(2)
+    run(function(mb) mb:new() end)
+    state.commit()
+    local old = state.read("kim-state", BOX).uidvalidity
+    local uids = fresh(3)
+    local got
+    run(function(mb) got = mb:new():uids() end)
+    assert.same(uids, got)
+    local new = state.pending()[1].uidvalidity
+    assert.are_not.equal(old, new)
+    assert.equal(1, util.count(lines, util.lit(("warning: kim-state: %s: " ..
+      "UIDVALIDITY changed from %d to %d; every message counts as new")
+      :format(BOX, old, new))))
+  end)
+
+  it("searches nothing in an empty mailbox", function()
+    fresh(0)
+    local got
+    local sent = run(function(mb) got = mb:new():uids() end)
+    assert.same({}, got)
+    assert.equal(0, searches(sent))
+    assert.equal(0, state.pending()[1].last_uid)
+  end)
+end)
