@@ -24,6 +24,18 @@ end
 
 local OWN = { name = true, create = true }
 
+-- defaults: connect options every new account gets where its own leave
+-- them nil (the command sets trace for --trace).
+M.defaults = {}
+
+-- The accounts of this run and the ones that could not connect or log
+-- in (reset_run() starts a new run).
+local run = { all = {}, failures = {} }
+
+-- Passwords asked for on the terminal, by user@host:port, so that a
+-- reconnect or the next run of a loop does not ask again.
+local asked = {}
+
 -- new(opts) -> Account. opts: imapsift.connect's options plus name (for
 -- logs, default user@host) and create (create missing destinations).
 function M.new(opts)
@@ -32,6 +44,9 @@ function M.new(opts)
   end
   local copts = {}
   for k, v in pairs(opts) do if not OWN[k] then copts[k] = v end end
+  for k, v in pairs(M.defaults) do
+    if copts[k] == nil then copts[k] = v end
+  end
   local self = setmetatable({
     name = opts.name or ((opts.user or "?") .. "@" .. (opts.host or
       "localhost")),
@@ -41,7 +56,55 @@ function M.new(opts)
     boxes = {},      -- [name] = Mailbox
   }, Account)
   registry[self] = true
+  run.all[#run.all + 1] = self
   return self
+end
+
+-- all() -> array of the accounts created since reset_run().
+function M.all() return table.move(run.all, 1, #run.all, 1, {}) end
+
+-- failures() -> array of { account = name, error = err } of the
+-- accounts that could not connect or log in since reset_run().
+function M.failures()
+  return table.move(run.failures, 1, #run.failures, 1, {})
+end
+
+-- reset_run(): a new run: forget the accounts created and their failures.
+function M.reset_run() run = { all = {}, failures = {} } end
+
+local SECRETS = { "password", "password_command", "token", "token_command",
+  "auth" }
+
+-- A user without any secret: ask for the password on the terminal when
+-- there is one (once per user@host:port), else leave the options as
+-- they are (connect then refuses them as a usage error).
+local function ask_password(copts)
+  if copts.user == nil or copts.command ~= nil then return end
+  for _, k in ipairs(SECRETS) do if copts[k] ~= nil then return end end
+  local core = require "imapsift.core"
+  if not (core.getpass and core.isatty and core.isatty(0)) then return end
+  local key = ("%s@%s:%s"):format(copts.user, copts.host or "localhost",
+    tostring(copts.port or ""))
+  if not asked[key] then
+    local pw, err = core.getpass(("Password for %s@%s: "):format(copts.user,
+      copts.host or "localhost"))
+    if not pw then
+      errors.raise{ kind = "usage", command = "password",
+        text = "cannot read the password: " .. tostring(err) }
+    end
+    asked[key] = pw
+  end
+  copts.password = asked[key]
+end
+
+-- Connecting failed: the account is marked, so the rest of the run
+-- fails at once with the same error instead of trying again.
+local function mark_failed(self, err)
+  if errors.is(err) then err.account = err.account or rawget(self, "name") end
+  rawset(self, "failed", err)
+  run.failures[#run.failures + 1] = { account = rawget(self, "name"),
+    error = err }
+  error(err, 0)
 end
 
 -- The plan module (dry runs) is optional: without it nothing is dry.
@@ -54,12 +117,21 @@ M.plan = plan
 -- conn() -> the connected Connection: connects on first use, and after
 -- a lost link reconnects (logging in and re-selecting) before returning.
 function Account:conn()
+  local failed = rawget(self, "failed")
+  if failed then error(failed, 0) end
   local c = rawget(self, "link")
   if not c then
-    c = require("imapsift").connect(self.opts)
+    local opts = rawget(self, "opts")
+    local ok, res = pcall(function()
+      ask_password(opts)
+      return require("imapsift").connect(opts)
+    end)
+    if not ok then mark_failed(self, res) end
+    c = res
     rawset(self, "link", c)
   elseif c:state() == "LOGOUT" then
-    c:reconnect()
+    local ok, err = pcall(c.reconnect, c)
+    if not ok then mark_failed(self, err) end
   end
   local p = plan()
   if p and p.guard then p.guard(c) end

@@ -11,6 +11,7 @@ local state = {
   verbose = false,
   entries = {},
   rule = nil,     -- name of the rule running now
+  failed = {},    -- { rule = name, error = err } of the rules that failed
   counts = {},    -- [rule name or ""] = { moved = n, ... }
   order = {},     -- rule names in the order they first ran
 }
@@ -154,7 +155,19 @@ end
 -- reset(): forget the entries and counts (dry run and verbose stay).
 function M.reset()
   state.entries, state.counts, state.order = {}, {}, {}
+  state.failed = {}
 end
+
+-- errors() -> array of { rule = name, error = err } of the rules that
+-- failed since reset().
+function M.errors()
+  return table.move(state.failed, 1, #state.failed, 1, {})
+end
+
+-- should_stop() -> true when the command is stopping (SIGTERM): rules
+-- not yet started are skipped, actions not yet started refuse. The
+-- command replaces it.
+function M.should_stop() return false end
 
 -- current() -> the name of the rule running now, or nil.
 function M.current() return state.rule end
@@ -194,6 +207,11 @@ function M.rule(name, fn)
     errors.usage("rule", "bad argument #2 (function expected, got %s)",
       type(fn))
   end
+  if M.should_stop() then
+    M.log(errors.escape(("[%s] skipped: stopping"):format(name)),
+      { event = "warning", rule = name, text = "skipped: stopping" })
+    return false, "stopping"
+  end
   local outer = state.rule
   state.rule = name
   counts_of(name)
@@ -201,6 +219,7 @@ function M.rule(name, fn)
   state.rule = outer
   if not ok then
     counts_of(name).errors = counts_of(name).errors + 1
+    state.failed[#state.failed + 1] = { rule = name, error = err }
     M.log(errors.escape(("[%s] error: %s"):format(name, tostring(err))),
       { event = "rule_error", rule = name, error = tostring(err),
         account = type(err) == "table" and err.account or nil })

@@ -1,0 +1,180 @@
+-- imapsift.loop: what the command does with its parsed options: sets up
+-- the log and signals, loads the script, and runs it once or again and
+-- again (--every, --watch), reading it anew on SIGHUP, running at once
+-- on SIGUSR1, backing off after runs that could not connect, and
+-- stopping cleanly on SIGTERM or SIGINT.
+
+local core = require "imapsift.core"
+local errors = require "imapsift.error"
+local plan = require "imapsift.plan"
+local account = require "imapsift.account"
+local reconnect = require "imapsift.reconnect"
+local runner = require "imapsift.runner"
+local cli = require "imapsift.cli"
+
+local M = {}
+
+local log = runner.log
+
+-- Backoff after runs that failed to connect: 1 s doubling, 5 min cap.
+M.BACKOFF_BASE, M.BACKOFF_CAP = 1, 300
+
+local function setup(o)
+  local level = cli.level(o)
+  if o.check then level = -1 end
+  log().setup{ level = level, format = o.log_format or "text",
+    file = o.log_file, plan_to_stdout = o.dry and true or false }
+  if o.trace then account.defaults.trace = log().trace_writer(o.trace) end
+  if core.signals_install then core.signals_install() end
+  plan.should_stop = function()
+    return core.stopping ~= nil and core.stopping() ~= nil
+  end
+end
+
+local function stopping()
+  return core.stopping and core.stopping() or nil
+end
+
+-- load(o) -> program, or nil and the exit code after logging why.
+local function load_program(o)
+  local prog, err = runner.load(o)
+  if prog then return prog end
+  if errors.is(err) then
+    log().error(err.text or tostring(err))
+    return nil, cli.classify(err)
+  end
+  log().error(tostring(err))
+  return nil, cli.EXIT.script
+end
+
+-- What a run prints on standard output: the dry run's summary, the
+-- --check report.
+local function print_result(o, result)
+  if o.check then
+    for _, line in ipairs(result.check_lines or {}) do print(line) end
+    if result.script_error then print("script: error") end
+  elseif o.dry and result.summary_text ~= "" then
+    print(result.summary_text)
+  end
+  io.stdout:flush()
+end
+
+local function run(o, prog)
+  local code, result = runner.run_once(o, prog)
+  print_result(o, result)
+  return code, result
+end
+
+local function single(o, prog)
+  local code = run(o, prog)
+  if stopping() then return cli.EXIT.ok end
+  return code
+end
+
+---------------------------------------------------------------------------
+-- Loop mode
+
+-- reload(o, prog) -> the program to run next: the script read again, or
+-- the old one when the new one does not compile (logged).
+local function reload(o, prog)
+  local new, err = runner.load(o)
+  if new then
+    log().info("script reloaded")
+    return new
+  end
+  log().error("reload failed, keeping the old script: " .. tostring(err))
+  return prog
+end
+
+-- Waits up to t seconds (nil: forever) for news or a signal; returns
+-- "run", "stop" or "timeout", and whether to reload.
+local function wait_once(watchers, t)
+  local signaled
+  if watchers then
+    local news
+    news, signaled = watchers:wait(t)
+    if news and #news > 0 then
+      for _, n in ipairs(news) do
+        log().verbose(("new mail in %s on %s"):format(n.mailbox, n.account))
+      end
+      return "run"
+    end
+  else
+    signaled = core.wait(t) == "signal"
+  end
+  if not signaled then return "timeout" end
+  local sigs = core.signals_take()
+  if sigs.TERM or sigs.INT or stopping() then return "stop" end
+  if sigs.USR1 then return "run", sigs.HUP end
+  return "again", sigs.HUP
+end
+
+-- Waits until the next run is due; returns "run" or "stop" and the
+-- program to run (reloaded after SIGHUP).
+local function wait_next(o, prog, watchers, delay)
+  local deadline = delay and core.monotonic() + delay
+  while true do
+    local left = deadline and math.max(0, deadline - core.monotonic())
+    if left == 0 then return "run", prog end
+    local what, hup = wait_once(watchers, left)
+    if hup then prog = reload(o, prog) end
+    if what == "stop" then return "stop", prog end
+    if what == "run" or (what == "timeout" and deadline) then
+      return "run", prog
+    end
+  end
+end
+
+local function update_watchers(watchers, warned)
+  local watch = require "imapsift.watch"
+  local requests = watch.requests()
+  watchers:update(requests)
+  if #requests == 0 and not warned then
+    log().warn("--watch: the script watches no mailbox " ..
+      "(call mailbox:watch()); waiting for --every or signals only")
+    return true
+  end
+  return warned
+end
+
+local function loop(o, prog)
+  local watchers = o.watch and require("imapsift.watch").new{
+    log = function(level, text) log().info(text, { level = level }) end }
+  local failures, warned = 0, false
+  while true do
+    log().verbose("run starting")
+    local code = run(o, prog)
+    if stopping() then
+      log().info("stopping on SIG" .. stopping())
+      break
+    end
+    local delay = o.every
+    if code == cli.EXIT.connection then
+      failures = failures + 1
+      delay = reconnect.backoff_delay(failures, M.BACKOFF_BASE, M.BACKOFF_CAP)
+      log().info(("retrying in %.0f s"):format(delay))
+    else
+      failures = 0
+    end
+    if watchers then warned = update_watchers(watchers, warned) end
+    local what
+    what, prog = wait_next(o, prog, watchers, delay)
+    if what == "stop" then
+      log().info("stopping on SIG" .. (stopping() or "TERM"))
+      break
+    end
+  end
+  if watchers then watchers:close() end
+  return cli.EXIT.ok
+end
+
+-- main(o) -> exit code: o is cli.parse's result.
+function M.main(o)
+  setup(o)
+  local prog, code = load_program(o)
+  if not prog then return code end
+  if o.every or o.watch then return loop(o, prog) end
+  return single(o, prog)
+end
+
+return M
