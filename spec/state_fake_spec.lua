@@ -1,0 +1,132 @@
+-- spec/state_fake_spec.lua: Mailbox:new() against the scripted fake
+-- server: the exact commands it sends for a recorded state, HIGHESTMODSEQ
+-- taken into account when known, a server answering n:* with an older
+-- UID, and one that gives no UIDVALIDITY.
+local fake = require "support.fake"
+local account = require "imapsift.account"
+local state = require "imapsift.state"
+local plan = require "imapsift.plan"
+local util = require "support.util"
+local lfs = require "lfs"
+
+local CRLF = "\r\n"
+
+local function rm_rf(path)
+  local mode = lfs.attributes(path, "mode")
+  if mode == "directory" then
+    for name in lfs.dir(path) do
+      if name ~= "." and name ~= ".." then rm_rf(path .. "/" .. name) end
+    end
+    lfs.rmdir(path)
+  elseif mode then
+    os.remove(path)
+  end
+end
+
+local servers, accounts, dir, saved_log = {}, {}
+
+before_each(function()
+  dir = util.tmpname()
+  state.set_dir(dir)
+  state.discard()
+  saved_log = plan.log
+  plan.log = function() end
+  plan.reset()
+  plan.dry_run(false)
+end)
+
+after_each(function()
+  for _, a in ipairs(accounts) do
+    local conn = rawget(a, "link")
+    if conn then conn:shutdown() end
+  end
+  for _, s in ipairs(servers) do s:cleanup() end
+  servers, accounts = {}, {}
+  plan.log = saved_log
+  plan.reset()
+  state.set_dir(nil)
+  state.discard()
+  rm_rf(dir)
+end)
+
+-- The mailbox as recorded by an earlier run.
+local function recorded(fields)
+  local r = { account = "fake", mailbox = "INBOX", uidvalidity = 42,
+    last_uid = 10, uidnext = 11 }
+  for k, v in pairs(fields or {}) do r[k] = v end
+  state.record(r)
+  state.commit()
+end
+
+-- PREAUTH, then SELECT INBOX answered with select_data, then more.
+local function start(select_data, more)
+  local steps = {
+    { send = "* PREAUTH [CAPABILITY IMAP4rev1] hi" .. CRLF },
+    { recv = "^A1 SELECT INBOX\r\n$" },
+    { send = select_data },
+    { reply = "OK [READ-WRITE] selected" },
+  }
+  for _, s in ipairs(more or {}) do steps[#steps + 1] = s end
+  steps[#steps + 1] = { drain = true }
+  local srv = fake.new(steps)
+  servers[#servers + 1] = srv
+  local acct = account.new(srv:options{ name = "fake" })
+  accounts[#accounts + 1] = acct
+  return acct, srv
+end
+
+local function sent(acct, srv)
+  rawget(acct, "link"):shutdown() -- waits for the fake: the log is whole
+  local out = {}
+  for line in srv:log():gmatch("([^\n]*)\n") do
+    out[#out + 1] = line:gsub("\r$", ""):gsub("^%S+ ", "")
+  end
+  return out
+end
+
+local function box(uidnext, modseq)
+  return "* 10 EXISTS\r\n* OK [UIDVALIDITY 42] x\r\n* OK [UIDNEXT " ..
+    uidnext .. "] x\r\n" .. (modseq and ("* OK [HIGHESTMODSEQ " ..
+    modseq .. "] x\r\n") or "")
+end
+
+describe("Mailbox:new() on a scripted server", function()
+  it("sends only the SELECT when UIDNEXT and HIGHESTMODSEQ are as " ..
+    "recorded", function()
+    recorded{ highestmodseq = 500 }
+    local acct, srv = start(box(11, 500))
+    assert.equal(0, #acct:mailbox("INBOX"):new())
+    assert.same({ "SELECT INBOX" }, sent(acct, srv))
+    assert.equal(500, state.pending()[1].highestmodseq)
+  end)
+
+  it("searches when HIGHESTMODSEQ moved though UIDNEXT did not", function()
+    recorded{ highestmodseq = 500 }
+    local acct, srv = start(box(11, 501), {
+      { recv = "^A2 UID SEARCH UID 11:%*\r\n$" },
+      { send = "* SEARCH 10\r\n" }, { reply = "OK done" } })
+    assert.equal(0, #acct:mailbox("INBOX"):new())
+    assert.same({ "SELECT INBOX", "UID SEARCH UID 11:*" }, sent(acct, srv))
+  end)
+
+  it("keeps only UIDs above the last seen from the n:* answer", function()
+    recorded()
+    local acct, srv = start(box(14), {
+      { recv = "^A2 UID SEARCH UID 11:%*\r\n$" },
+      { send = "* SEARCH 9 10 12 13\r\n" }, { reply = "OK done" } })
+    assert.same({ 12, 13 }, acct:mailbox("INBOX"):new():uids())
+    sent(acct, srv)
+    local p = state.pending()[1]
+    assert.same({ 42, 13, 14 }, { p.uidvalidity, p.last_uid, p.uidnext })
+  end)
+
+  it("raises kind protocol when the server gives no UIDVALIDITY",
+    function()
+    recorded()
+    local acct = start("* 10 EXISTS\r\n")
+    local err = util.catch(function() acct:mailbox("INBOX"):new() end)
+    assert.equal("protocol", err.kind)
+    assert.matches("no UIDVALIDITY", err.text)
+    assert.same({}, state.pending())
+  end)
+end)
