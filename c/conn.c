@@ -274,6 +274,16 @@ size_t isf_conn_unread(const struct isf_conn *c)
     return n;
 }
 
+int isf_conn_fd(const struct isf_conn *c)
+{
+    return c->t->rfd;
+}
+
+int isf_conn_has_input(const struct isf_conn *c)
+{
+    return c->broken || c->q.count > 0 || isf_conn_unread(c) > 0;
+}
+
 /* 1 when the peer has already sent more bytes (checked without waiting). */
 static int more_waiting(const struct isf_conn *c)
 {

@@ -78,6 +78,14 @@ int isf_conn_write(struct isf_conn *c, const void *data, size_t len,
  * transport holds (decrypted TLS records). */
 size_t isf_conn_unread(const struct isf_conn *c);
 
+/* The fd the connection reads from, for poll(2). */
+int isf_conn_fd(const struct isf_conn *c);
+
+/* 1 when a read would find something without touching the fd: a held
+ * response, unparsed bytes, bytes inside the transport, or a broken
+ * stream (the read reports why). */
+int isf_conn_has_input(const struct isf_conn *c);
+
 /* Switch to TLS after a STARTTLS OK. Refuses (ISF_ETLS) when any byte is
  * waiting after the OK: that is response injection (RFC 9051 11.1). */
 int isf_conn_starttls(struct isf_conn *c, const struct isf_tls_opts *o,

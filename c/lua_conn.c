@@ -11,6 +11,7 @@
 
 #include "conn.h"
 #include "lua_command.h"
+#include "lua_conn.h"
 #include "lua_core.h"
 #include "lua_error.h"
 #include "lua_response.h"
@@ -499,6 +500,13 @@ static int l_close(lua_State *L)
     isf_conn_free(lc->c);
     lc->c = NULL;
     return 0;
+}
+
+struct isf_conn *isf_lua_toconn(lua_State *L, int idx)
+{
+    struct lconn *lc = luaL_checkudata(L, idx, CONN_MT);
+
+    return lc->c;
 }
 
 static int l_closed(lua_State *L)

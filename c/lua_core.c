@@ -105,6 +105,9 @@ int isf_lua_open(lua_State *L)
     isf_lua_open_parser(L);
     isf_lua_open_command(L);
     isf_lua_open_conn(L);
+    isf_lua_open_poll(L);
+    isf_lua_open_signal(L);
+    isf_lua_open_sys(L);
     isf_lua_open_crypto(L);
     isf_lua_open_run(L);
     isf_lua_open_regex(L);

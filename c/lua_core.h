@@ -25,4 +25,14 @@ void isf_lua_open_iconv(lua_State *L);
 /* Adds connect, spawn and the Connection metatable (lua_conn.c). */
 void isf_lua_open_conn(lua_State *L);
 
+/* Adds poll, waiting on several connections at once (lua_poll.c). */
+void isf_lua_open_poll(lua_State *L);
+
+/* Adds signals_install, signals_take, stopping, wait (lua_signal.c). */
+void isf_lua_open_signal(lua_State *L);
+
+/* Adds isatty, getpass, write_file_atomic, mkdir_p, versions, time and
+ * getpid (lua_sys.c). */
+void isf_lua_open_sys(lua_State *L);
+
 #endif
