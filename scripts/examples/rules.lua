@@ -77,9 +77,13 @@ local function rules(mail)
   end)
 
   -- Mail gets old whether or not it is new to imapsift: this rule looks
-  -- at the whole INBOX. Archive/<year of arrival>.
+  -- at the whole INBOX. Archive/<year of arrival>. What the rules above
+  -- file is theirs, so that a dry run plans what a real run does.
   imapsift.rule("old mail", function()
-    local old = inbox:search{ seen = true, before = imapsift.days_ago(OLD_DAYS) }
+    local old = inbox:search{ seen = true,
+      before = imapsift.days_ago(OLD_DAYS), smaller = LARGE + 1,
+      none = { { header = { ["List-Id"] = "" } },
+        { header = { ["List-Unsubscribe"] = "" } } } }
     move_grouped(mail, inbox, old, { "date" }, function(msg)
       return "Archive/" .. os.date("!%Y", msg.date)
     end)
