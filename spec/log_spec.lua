@@ -61,6 +61,14 @@ describe("imapsift.log", function()
     assert.same({ "imapsift: v", "imapsift: d" }, stderr_lines())
   end)
 
+  it("writes at a level named by the caller", function()
+    setup{ level = 0 }
+    log.at("verbose", "v")
+    log.at("warn", "w")
+    log.at("odd", "o")
+    assert.same({ "imapsift: w", "imapsift: o" }, stderr_lines())
+  end)
+
   it("escapes control bytes a server may put in its text", function()
     setup{}
     log.info("NO \27[31mred\r\n")

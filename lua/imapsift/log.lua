@@ -152,6 +152,13 @@ function M.info(text, fields) emit("info", text, fields) end
 function M.verbose(text, fields) emit("verbose", text, fields) end
 function M.debug(text, fields) emit("debug", text, fields) end
 
+-- at(level, text, fields): a line at a level named by the caller
+-- ("error", "warn", "info", "verbose", "debug"; anything else is
+-- "info"), e.g. for watch.new{ log = log.at }.
+function M.at(level, text, fields)
+  emit(M.LEVELS[level] and level or "info", text, fields)
+end
+
 -- The fields of an action entry in a JSON line.
 local ACTION_FIELDS = { "account", "mailbox", "action", "destination",
   "destination_account", "count", "flags", "rule", "dry", "note" }
