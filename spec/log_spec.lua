@@ -209,8 +209,9 @@ describe("imapsift.log", function()
     log.summary{ examined = 1, seconds = 0 }
     assert.same({}, stderr_lines())
     setup{ format = "json" }
-    log.summary{ examined = 1, seconds = 2, dry = true }
+    log.summary{ examined = 1, seconds = 2.34567, dry = true }
     local obj = cjson.decode(stderr_lines()[1])
+    assert.equal(2.346, obj.seconds)
     assert.equal("summary", obj.event)
     assert.equal(1, obj.examined)
     assert.equal(0, obj.moved)

@@ -257,7 +257,8 @@ function M.summary(s)
     "%d deleted, %d flagged, %d errors in %.1f s%s"):format(n.examined,
     n.moved, n.copied, n.deleted, n.flagged, n.errors, secs,
     s.dry and " (dry run)" or "")
-  n.event, n.seconds, n.dry = "summary", secs, s.dry and true or false
+  n.event, n.dry = "summary", s.dry and true or false
+  n.seconds = math.floor(secs * 1000 + 0.5) / 1000 -- milliseconds: enough
   emit("info", text, n)
 end
 
