@@ -1,9 +1,11 @@
-/* main.c: the imapsift host: runs a rule script the way lua5.4 runs one
- * (arg table, traceback on error, exit status), with imapsift.core built
- * in and the Lua layer found in a checkout or after installation. */
+/* main.c: the imapsift host: a Lua state with imapsift.core built in and
+ * the Lua layer found in a checkout or after installation, handing the
+ * command line to imapsift.cli, whose result is the exit status. Options,
+ * help, version and error reports all live in Lua. */
 #include <lauxlib.h>
 #include <limits.h>
 #include <lualib.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,16 +17,6 @@
 #include "lua_core.h"
 
 static const char *progname = "imapsift";
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: %s SCRIPT.lua [ARGS...]\n"
-            "       %s --version\n"
-            "Runs SCRIPT.lua with the imapsift module available "
-            "(require \"imapsift\").\n",
-            progname, progname);
-}
 
 /* The host holds passwords and tokens: no core dump may write them to
  * disk, and no other process of the same user may attach to it or read
@@ -127,92 +119,74 @@ static void setup_paths(lua_State *L)
     lua_pop(L, 1);
 }
 
-/* arg[0] = script, arg[1..] = its arguments, arg[-1] = the host. */
-static void create_arg(lua_State *L, char **argv, int argc, int script)
+/* A closed stdout (the plan piped to head) must be a write error the
+ * Lua layer sees, not a silent death halfway through a run, before the
+ * accounts are logged out. Left alone when the parent chose otherwise. */
+static void ignore_sigpipe(void)
 {
-    int i;
+    struct sigaction old, ign;
 
-    lua_createtable(L, argc - script - 1, script + 1);
-    for (i = 0; i < argc; i++) {
-        lua_pushstring(L, argv[i]);
-        lua_rawseti(L, -2, i - script);
-    }
-    lua_setglobal(L, "arg");
+    if (sigaction(SIGPIPE, NULL, &old) != 0 || old.sa_handler != SIG_DFL)
+        return;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, NULL);
 }
 
-/* At the end of the script, failed or not, the accounts it opened with
- * the rules layer are logged out (imapsift.account keeps them). A
- * failure there is reported and does not change the exit status. */
-static void finish_accounts(lua_State *L)
-{
-    int top = lua_gettop(L);
-
-    lua_getglobal(L, "package");
-    if (lua_istable(L, -1) &&
-        lua_getfield(L, -1, "loaded") == LUA_TTABLE &&
-        lua_getfield(L, -1, "imapsift.account") == LUA_TTABLE &&
-        lua_getfield(L, -1, "finish") == LUA_TFUNCTION &&
-        lua_pcall(L, 0, 0, 0) != LUA_OK) {
-        const char *msg = luaL_tolstring(L, -1, NULL);
-        fprintf(stderr, "%s: logging out: %s\n", progname, msg);
-    }
-    lua_settop(L, top);
-}
-
-/* Runs in protected mode: everything that can raise happens here. */
+/* Runs in protected mode: require("imapsift.cli").main({ argv[1..] }),
+ * leaving its result (the exit status) on the stack. */
 static int pmain(lua_State *L)
 {
     int argc = (int)lua_tointeger(L, 1);
     char **argv = lua_touserdata(L, 2);
-    int i, status, nargs = argc - 2;
+    int i;
 
     luaL_openlibs(L);
     setup_paths(L);
-    create_arg(L, argv, argc, 1);
-    lua_pushcfunction(L, msghandler);
-    if (luaL_loadfile(L, argv[1]) != LUA_OK)
-        return lua_error(L);
-    for (i = 2; i < argc; i++)
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "imapsift.cli");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "main");
+    lua_createtable(L, argc > 1 ? argc - 1 : 0, 0);
+    for (i = 1; i < argc; i++) {
         lua_pushstring(L, argv[i]);
-    status = lua_pcall(L, nargs, 0, 3);
-    finish_accounts(L);
-    if (status != LUA_OK)
-        return lua_error(L);
-    lua_pushboolean(L, 1);
+        lua_rawseti(L, -2, i);
+    }
+    lua_call(L, 1, 1);
+    if (!lua_isinteger(L, -1))
+        return luaL_error(L, "imapsift.cli.main returned no exit status");
     return 1;
 }
 
+/* The last resort: cli.main reports its own errors; one escaping it is
+ * printed with its traceback and the status is 1. */
 int main(int argc, char **argv)
 {
     lua_State *L;
-    int status, ok;
+    int status;
+    lua_Integer code = 1;
 
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
-        strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    if (strcmp(argv[1], "--version") == 0) {
-        printf("imapsift %s\n", IMAPSIFT_VERSION);
-        return 0;
-    }
     protect_memory();
+    ignore_sigpipe();
     L = luaL_newstate();
     if (L == NULL) {
         fprintf(stderr, "%s: cannot create Lua state: not enough memory\n",
                 progname);
         return 1;
     }
+    lua_pushcfunction(L, msghandler);
     lua_pushcfunction(L, pmain);
     lua_pushinteger(L, argc);
     lua_pushlightuserdata(L, argv);
-    status = lua_pcall(L, 2, 1, 0);
-    ok = status == LUA_OK && lua_toboolean(L, -1);
-    if (!ok) {
+    status = lua_pcall(L, 2, 1, 1);
+    if (status == LUA_OK) {
+        code = lua_tointeger(L, -1);
+    } else {
         const char *msg = lua_tostring(L, -1);
         fprintf(stderr, "%s: %s\n", progname,
                 msg ? msg : "(error object is not a string)");
     }
     lua_close(L);
-    return ok ? 0 : 1;
+    return code < 0 || code > 255 ? 1 : (int)code;
 }
