@@ -78,6 +78,8 @@ M.IMAP = require("imapsift.imapfilter").IMAP
 -- Dry runs, the record of what actions did and named rules.
 local plan = require "imapsift.plan"
 M.dry_run, M.plan, M.rule = plan.dry_run, plan.entries, plan.rule
+-- Waiting for new mail in several mailboxes (--watch); adds Mailbox:watch.
+M.watch = require "imapsift.watch"
 -- What scheduled runs remember between runs (Mailbox:new()).
 M.state = require "imapsift.state"
 for k, v in pairs(util) do M[k] = v end
