@@ -113,10 +113,15 @@ static int l_getpass(lua_State *L)
     }
     quiet = saved;
     quiet.c_lflag &= ~(tcflag_t)ECHO;
-    w = write(fd, prompt, strlen(prompt));
-    (void)w;
-    why = tcsetattr(fd, TCSAFLUSH, &quiet) != 0 ? strerror(errno)
-          : read_secret_line(fd, buf, sizeof buf);
+    /* echo goes off before the prompt shows: nothing typed after it is
+     * echoed or flushed */
+    if (tcsetattr(fd, TCSAFLUSH, &quiet) != 0) {
+        why = strerror(errno);
+    } else {
+        w = write(fd, prompt, strlen(prompt));
+        (void)w;
+        why = read_secret_line(fd, buf, sizeof buf);
+    }
     tcsetattr(fd, TCSAFLUSH, &saved);
     w = write(fd, "\n", 1);
     close(fd);

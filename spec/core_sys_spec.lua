@@ -214,6 +214,31 @@ describe("core system helpers", function()
     p:close()
   end)
 
+  it("reads a password from the terminal without echoing it", function()
+    if not os.execute("command -v script >/dev/null 2>&1") then
+      pending("script(1) is not installed")
+      return
+    end
+    local ask = dir .. "/ask.lua"
+    assert(core.write_file_atomic(ask,
+      "local c = require 'imapsift.core'\n" ..
+      "local p, e = c.getpass('Password: ')\n" ..
+      "print('got[' .. tostring(p) .. ']', e)\n"))
+    local out = dir .. "/out"
+    -- the secret is typed once the prompt shows (echo is off by then)
+    local cmd = ("(for i in $(seq 300); do grep -q Password: %s && break;" ..
+      " sleep 0.1; done; printf 'sekret\\n') | " ..
+      "script -qec \"lua5.4 -e \\\"package.cpath='%s/lib/?.so;'" ..
+      "..package.cpath\\\" %s\" /dev/null >%s 2>&1")
+      :format(out, os.getenv("IMAPSIFT_BUILD"), ask, out)
+    os.execute(cmd)
+    local text = util.read_file(out)
+    assert.matches("got%[sekret%]\tnil", text)
+    -- once in the result line, never echoed
+    local _, n = text:gsub("sekret", "")
+    assert.equal(1, n)
+  end)
+
   it("has no terminal to ask when there is none", function()
     -- setsid detaches the child from any controlling terminal
     local script = dir .. "/ask.lua"
