@@ -162,24 +162,29 @@ end
 ---------------------------------------------------------------------------
 -- Pending updates of this run
 
--- Per (account, mailbox) key, in the order first recorded: the records
--- of this run, newest last. The newest counts; keeping the older ones
--- lets a failed rule's record go without losing an earlier rule's.
-local pending, order = {}, {}
+-- Per (account, mailbox) key, in the order first recorded: this run's
+-- record (the latest), the rules that made one, whether a failed rule
+-- blocked it, and the window of UIDs the run's first look found new.
+local runs, order = {}, {}
 
-local function key_of(rec) return rec.account .. "\0" .. rec.mailbox end
+local function key_of(account_name, mailbox_name)
+  return account_name .. "\0" .. mailbox_name
+end
 
-local function add_pending(rec)
-  local key = key_of(rec)
-  if not pending[key] then
-    pending[key] = {}
+local function run_of(account_name, mailbox_name)
+  local key = key_of(account_name, mailbox_name)
+  local r = runs[key]
+  if not r then
+    r = { rules = {} }
+    runs[key] = r
     order[#order + 1] = key
   end
-  table.insert(pending[key], rec)
+  return r
 end
 
 -- record(rec): adds a pending record { account, mailbox, uidvalidity,
--- last_uid, uidnext, highestmodseq, rule } (what Mailbox:new() does).
+-- last_uid, uidnext, highestmodseq, rule } (what Mailbox:new() does);
+-- ignored once a failed rule blocked that mailbox for this run.
 function M.record(rec)
   if type(rec) ~= "table" or type(rec.account) ~= "string" or
       type(rec.mailbox) ~= "string" or
@@ -188,31 +193,33 @@ function M.record(rec)
     errors.usage("state.record", "needs account, mailbox, uidvalidity " ..
       "and last_uid")
   end
-  add_pending(rec)
+  local r = run_of(rec.account, rec.mailbox)
+  if rec.rule then r.rules[rec.rule] = true end
+  if not r.blocked then r.rec = rec end
 end
 
 -- pending() -> array of the records a commit would write.
 function M.pending()
   local out = {}
   for _, key in ipairs(order) do
-    local list = pending[key]
-    if #list > 0 then out[#out + 1] = list[#list] end
+    local r = runs[key]
+    if r.rec and not r.blocked then out[#out + 1] = r.rec end
   end
   return out
 end
 
--- discard(): forget every pending record.
+-- discard(): forget every pending record (and this run's windows).
 function M.discard()
-  pending, order = {}, {}
+  runs, order = {}, {}
 end
 
--- drop_rule(name): forget the records made while rule name ran (it
--- failed: the mail it was given may not have been dealt with).
+-- drop_rule(name): a failed rule may not have dealt with the mail it
+-- was given, so no mailbox it looked at for new mail records anything
+-- in this run, whichever rule recorded last: the next run sees that
+-- mail again (seeing it twice is safe, missing it is not).
 function M.drop_rule(name)
-  for _, list in pairs(pending) do
-    for i = #list, 1, -1 do
-      if list[i].rule == name then table.remove(list, i) end
-    end
+  for _, r in pairs(runs) do
+    if r.rules[name] then r.blocked, r.rec = true, nil end
   end
 end
 plan.on_rule_error(function(name) M.drop_rule(name) end)
@@ -232,15 +239,16 @@ end
 ---------------------------------------------------------------------------
 -- Mailbox:new()
 
--- The UIDs above last in the selected mailbox of conn. "n:*" always
--- matches the highest UID, even when that is below n: filtered.
-local function uids_above(conn, box, last)
-  if box.exists == 0 then return {} end
-  local found = conn:search(last > 0 and
-    { "UID", ("%d:*"):format(last + 1) } or { "ALL" })
+-- The UIDs in (last, top] (top nil: no bound) in the selected mailbox
+-- of conn. "n:*" always matches the highest UID, even below n: filtered.
+local function uids_between(conn, box, last, top)
+  if box.exists == 0 or (top and top <= last) then return {} end
+  local keys = { "ALL" }
+  if top then keys = { "UID", ("%d:%d"):format(last + 1, top) }
+  elseif last > 0 then keys = { "UID", ("%d:*"):format(last + 1) } end
   local out = {}
-  for _, uid in ipairs(found) do
-    if uid > last then out[#out + 1] = uid end
+  for _, uid in ipairs(conn:search(keys)) do
+    if uid > last and (not top or uid <= top) then out[#out + 1] = uid end
   end
   return out
 end
@@ -277,30 +285,49 @@ local function check_box(mb, box)
   end
 end
 
+-- remember(mb, run, box, last, uids, window): this run's window (the
+-- first look's, unless window is still valid) and a pending record of it.
+-- The record keeps the first look's UIDNEXT: mail that arrived later in
+-- the run is above the window, so the next run must search for it.
+local function remember(mb, run, box, last, uids, w)
+  if not w then
+    w = { base = last, top = math.max(last, uids[#uids] or 0),
+      uidvalidity = box.uidvalidity, uidnext = box.uidnext,
+      highestmodseq = box.highestmodseq }
+    run.window = w
+  end
+  M.record{ account = mb.account.name, mailbox = mb.name,
+    uidvalidity = w.uidvalidity, last_uid = w.top, uidnext = w.uidnext,
+    highestmodseq = w.highestmodseq, rule = plan.current() }
+end
+
 -- Mailbox:new([opts]) -> MessageSet of the messages that arrived since
 -- the last recorded run (all of them the first time, or when UIDVALIDITY
 -- changed), and a pending record of what is now seen. One SELECT (EXAMINE
--- in a dry run) and at most one UID SEARCH. opts: reserved (a table).
+-- in a dry run) and at most one UID SEARCH. Every look in one run sees
+-- the same window of UIDs as the first (what is still in the mailbox of
+-- it): mail arriving during the run is for the next one, for all rules
+-- alike. opts: reserved (a table).
 function mailbox.Mailbox:new(opts)
   if opts ~= nil and type(opts) ~= "table" then
     errors.usage("new", "bad argument #1 (table expected, got %s)",
       type(opts))
   end
-  local rec = M.read(self.account.name, self.name)
+  local run = run_of(self.account.name, self.name)
+  local w = run.window
+  local rec = w and { uidvalidity = w.uidvalidity, last_uid = w.base } or
+    M.read(self.account.name, self.name)
   mailbox.flush_account(self.account)
   local box, last, uids, valid = self.account:read(function(conn)
     local b = self:select_now()
     check_box(self, b)
     local l, v = last_seen(rec, b)
-    if v and unchanged(rec, b) then return b, l, {}, v end
-    return b, l, uids_above(conn, b, l), v
+    if v and not w and unchanged(rec, b) then return b, l, {}, v end
+    return b, l, uids_between(conn, b, l, v and w and w.top or nil), v
   end)
   if rec and not valid then warn_validity(self, rec, box) end
   plan.count("examined", #uids)
-  M.record{ account = self.account.name, mailbox = self.name,
-    uidvalidity = box.uidvalidity, last_uid = math.max(last, uids[#uids] or 0),
-    uidnext = box.uidnext, highestmodseq = box.highestmodseq,
-    rule = plan.current() }
+  remember(self, run, box, last, uids, valid and w or nil)
   return msgset.new{ { mailbox = self, uidvalidity = box.uidvalidity,
     uids = uids } }
 end
