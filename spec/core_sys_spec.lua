@@ -245,7 +245,8 @@ describe("core system helpers", function()
     assert(core.write_file_atomic(script,
       "local c = require 'imapsift.core'\n" ..
       "print(c.getpass('Password: '))\n"))
-    local cmd = ("setsid lua5.4 -e \"package.cpath='%s/lib/?.so;'..package.cpath\" %s </dev/null 2>&1")
+    local cmd = ("setsid lua5.4 -e \"package.cpath='%s/lib/?.so;'" ..
+      "..package.cpath\" %s </dev/null 2>&1")
       :format(os.getenv("IMAPSIFT_BUILD"), script)
     local p = assert(io.popen(cmd))
     local out = p:read("a")
