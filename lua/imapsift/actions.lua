@@ -19,6 +19,15 @@ local ID_ITEM = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
 
 local function q(s) return '"' .. tostring(s) .. '"' end
 
+-- Once the command is stopping (SIGTERM), an action not yet started is
+-- refused, so the run ends soon after the one in progress.
+local function check_stop(what)
+  if plan.should_stop() then
+    errors.raise{ kind = "stopped", command = what,
+      text = "not started: stopping" }
+  end
+end
+
 -- The non-empty parts of set: { mailbox, uidvalidity, uids }.
 local function parts_of(set, what)
   if type(set) ~= "table" or type(set.parts) ~= "function" then
@@ -352,6 +361,7 @@ end
 local function transfer_set(kind, set, dest)
   local what = kind:upper() .. " to " .. q(type(dest) == "table" and
     rawget(dest, "name") or dest)
+  check_stop(what)
   local n = 0
   for _, part in ipairs(parts_of(set, what)) do
     local d = destination(part, dest, what)
@@ -376,6 +386,7 @@ function M.copy(set, dest) return transfer_set("copy", set, dest) end
 -- delete(set) -> number of messages deleted: \Deleted, then UID EXPUNGE
 -- of exactly those (a server without UIDPLUS leaves them marked).
 function M.delete(set)
+  check_stop("delete")
   local n = 0
   for _, part in ipairs(parts_of(set, "delete")) do
     part.mailbox:ensure(part.uidvalidity)
@@ -411,6 +422,7 @@ function M.store(set, mode, flags)
   end
   if type(flags) == "string" then flags = { flags } end
   flags = argforms.flags(flags, "flags", "STORE " .. m)
+  check_stop("STORE " .. m)
   local n = 0
   for _, part in ipairs(parts_of(set, "STORE " .. m)) do
     local conn = part.mailbox.account:conn()

@@ -89,7 +89,7 @@ function M.duration(text)
   if type(text) ~= "string" then return nil, "a duration expected" end
   local n = text:match("^%d+%.?%d*$") and tonumber(text)
   if not n then
-    if not text:match("^(%d+[smhd])+$") then
+    if text == "" or text:gsub("%d+[smhd]", "") ~= "" then
       return nil, ("bad duration %q (e.g. 90s, 5m, 1h30m)"):format(text)
     end
     n = 0

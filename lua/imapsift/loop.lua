@@ -14,7 +14,7 @@ local cli = require "imapsift.cli"
 
 local M = {}
 
-local log = runner.log
+local log = require "imapsift.log"
 
 -- Backoff after runs that failed to connect: 1 s doubling, 5 min cap.
 M.BACKOFF_BASE, M.BACKOFF_CAP = 1, 300
@@ -22,9 +22,9 @@ M.BACKOFF_BASE, M.BACKOFF_CAP = 1, 300
 local function setup(o)
   local level = cli.level(o)
   if o.check then level = -1 end
-  log().setup{ level = level, format = o.log_format or "text",
+  log.setup{ level = level, format = o.log_format or "text",
     file = o.log_file, plan_to_stdout = o.dry and true or false }
-  if o.trace then account.defaults.trace = log().trace_writer(o.trace) end
+  if o.trace then account.defaults.trace = log.trace_writer(o.trace) end
   if core.signals_install then core.signals_install() end
   plan.should_stop = function()
     return core.stopping ~= nil and core.stopping() ~= nil
@@ -40,10 +40,10 @@ local function load_program(o)
   local prog, err = runner.load(o)
   if prog then return prog end
   if errors.is(err) then
-    log().error(err.text or tostring(err))
+    log.error(err.text or tostring(err))
     return nil, cli.classify(err)
   end
-  log().error(tostring(err))
+  log.error(tostring(err))
   return nil, cli.EXIT.script
 end
 
@@ -79,10 +79,10 @@ end
 local function reload(o, prog)
   local new, err = runner.load(o)
   if new then
-    log().info("script reloaded")
+    log.info("script reloaded")
     return new
   end
-  log().error("reload failed, keeping the old script: " .. tostring(err))
+  log.error("reload failed, keeping the old script: " .. tostring(err))
   return prog
 end
 
@@ -95,7 +95,7 @@ local function wait_once(watchers, t)
     news, signaled = watchers:wait(t)
     if news and #news > 0 then
       for _, n in ipairs(news) do
-        log().verbose(("new mail in %s on %s"):format(n.mailbox, n.account))
+        log.verbose(("new mail in %s on %s"):format(n.mailbox, n.account))
       end
       return "run"
     end
@@ -130,7 +130,7 @@ local function update_watchers(watchers, warned)
   local requests = watch.requests()
   watchers:update(requests)
   if #requests == 0 and not warned then
-    log().warn("--watch: the script watches no mailbox " ..
+    log.warn("--watch: the script watches no mailbox " ..
       "(call mailbox:watch()); waiting for --every or signals only")
     return true
   end
@@ -139,20 +139,20 @@ end
 
 local function loop(o, prog)
   local watchers = o.watch and require("imapsift.watch").new{
-    log = function(level, text) log().info(text, { level = level }) end }
+    log = function(level, text) log.info(text, { level = level }) end }
   local failures, warned = 0, false
   while true do
-    log().verbose("run starting")
+    log.verbose("run starting")
     local code = run(o, prog)
     if stopping() then
-      log().info("stopping on SIG" .. stopping())
+      log.info("stopping on SIG" .. stopping())
       break
     end
     local delay = o.every
     if code == cli.EXIT.connection then
       failures = failures + 1
       delay = reconnect.backoff_delay(failures, M.BACKOFF_BASE, M.BACKOFF_CAP)
-      log().info(("retrying in %.0f s"):format(delay))
+      log.info(("retrying in %.0f s"):format(delay))
     else
       failures = 0
     end
@@ -160,7 +160,7 @@ local function loop(o, prog)
     local what
     what, prog = wait_next(o, prog, watchers, delay)
     if what == "stop" then
-      log().info("stopping on SIG" .. (stopping() or "TERM"))
+      log.info("stopping on SIG" .. (stopping() or "TERM"))
       break
     end
   end
@@ -170,7 +170,11 @@ end
 
 -- main(o) -> exit code: o is cli.parse's result.
 function M.main(o)
-  setup(o)
+  local ok, err = pcall(setup, o)
+  if not ok then
+    io.stderr:write("imapsift: ", errors.escape(tostring(err)), "\n")
+    return cli.EXIT.usage
+  end
   local prog, code = load_program(o)
   if not prog then return code end
   if o.every or o.watch then return loop(o, prog) end

@@ -85,12 +85,21 @@ end
 function Mailbox:flush()
   local sets, keys = take(self)
   if #sets == 0 then return end
+  local failed_before = rawget(self.account, "failed")
   local ok, uv, results, failures = pcall(self.account.read, self.account,
     function(conn)
       local box = self:select_now()
       local r, f = conn:search_many(keys)
       return box.uidvalidity, r, f
     end)
+  if not ok and rawget(self.account, "failed") then
+    -- The account cannot connect in this run: its sets fail with that
+    -- error when used; only the flush that found it out raises, so no
+    -- later rule's end trips over them.
+    for _, set in ipairs(sets) do msgset().settle(set, nil, uv) end
+    if failed_before then return end
+    error(uv, 0)
+  end
   if not ok then requeue(self, sets, keys); error(uv, 0) end
   local p = account.plan()
   for i, set in ipairs(sets) do

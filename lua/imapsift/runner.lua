@@ -3,7 +3,9 @@
 -- log the accounts out, commit the state, write the plan, log the
 -- summary and work out the exit code. --check's checks live here too.
 
+local core = require "imapsift.core"
 local errors = require "imapsift.error"
+local cli = require "imapsift.cli"
 local plan = require "imapsift.plan"
 local account = require "imapsift.account"
 
@@ -16,32 +18,8 @@ local function optional(name)
   return ok and mod or nil
 end
 
--- The log module; until it is part of the build, a plain stand-in.
-local fallback
-local function log()
-  local ok, mod = pcall(require, "imapsift.log")
-  if ok then return mod end
-  if not fallback then
-    local level = 0
-    local function at(min)
-      return function(text)
-        if level >= min then io.stderr:write("imapsift: ", text, "\n") end
-      end
-    end
-    fallback = { error = at(-1), warn = at(0), info = at(0),
-      verbose = at(1), debug = at(2) }
-    function fallback.setup(o) level = o.level or 0 end
-    function fallback.summary(t)
-      fallback.info(("run finished: %d examined, %d moved, %d copied, " ..
-        "%d deleted, %d flagged, %d errors in %.1f s"):format(t.examined,
-        t.moved, t.copied, t.deleted, t.flagged, t.errors, t.seconds))
-    end
-    function fallback.trace_writer() return nil end
-    function fallback.write_plan() return nil, "no log module" end
-  end
-  return fallback
-end
-M.log = log
+local log = require "imapsift.log"
+local state = require "imapsift.state"
 
 ---------------------------------------------------------------------------
 -- Loading
@@ -124,9 +102,9 @@ local function reset(o)
   plan.reset()
   plan.dry_run(o.dry or o.check or false)
   account.reset_run()
-  local watch, state = optional("imapsift.watch"), optional("imapsift.state")
+  local watch = optional("imapsift.watch")
   if watch then watch.reset() end
-  if state then state.discard() end
+  state.discard()
 end
 
 local COUNTERS = { "examined", "moved", "copied", "deleted", "flagged" }
@@ -176,7 +154,6 @@ local function check_account(acct, out)
   if not ok then
     out[#out + 1] = ("account %s: %s"):format(acct.name,
       errors.escape(tostring(names)))
-    local cli = require "imapsift.cli"
     return cli.classify(names)
   end
   out[#out + 1] = ("account %s: ok"):format(acct.name)
@@ -199,7 +176,6 @@ end
 
 -- check() -> exit code, lines: the --check report of the run just done.
 function M.check()
-  local cli = require "imapsift.cli"
   local code, out = 0, {}
   for _, acct in ipairs(account.all()) do
     code = cli.worst(code, check_account(acct, out))
@@ -213,7 +189,6 @@ end
 -- The exit code of a run: the script's error, the failed rules', the
 -- accounts that could not connect.
 local function classify(result)
-  local cli = require "imapsift.cli"
   local code = 0
   if result.script_error then
     code = cli.worst(code, cli.classify(result.script_error.err))
@@ -233,12 +208,12 @@ local function report_script_error(res, o)
   local text = res.text
   local first, rest = text:match("^([^\n]*)\n?(.*)$")
   if o.log_format == "json" then
-    log().error(first, { event = "script_error", traceback = rest })
+    log.error(first, { event = "script_error", traceback = rest })
     return
   end
-  log().error(first, { event = "script_error" })
+  log.error(first, { event = "script_error" })
   for line in rest:gmatch("[^\n]+") do
-    log().error((line:gsub("\t", "  ")), { event = "script_error" })
+    log.error((line:gsub("\t", "  ")), { event = "script_error" })
   end
 end
 
@@ -249,49 +224,50 @@ local function finish_run(o, result)
   end
   local ok, err = pcall(account.finish)
   if not ok then
-    log().warn("logging out: " .. tostring(err))
+    log.warn("logging out: " .. tostring(err))
   end
-  local state = optional("imapsift.state")
-  if state and not (o.dry or o.check) and not result.script_error then
+  if not (o.dry or o.check) and not result.script_error then
     local sok, serr = pcall(state.commit)
     if not sok then result.commit_error = serr end
   end
 end
 
+-- The --plan file and the summary line, at the end of a run.
+local function write_out(o, result, elapsed)
+  if o.plan_file then
+    local ok, err = pcall(log.write_plan, o.plan_file, result.entries,
+      result.summary)
+    if not ok then
+      log.error(tostring(err))
+      result.code = cli.worst(result.code, cli.EXIT.script)
+    end
+  end
+  if not o.check then
+    local nerr = #result.rule_errors + (result.script_error and 1 or 0)
+    log.summary(totals(plan.is_dry(), elapsed, nerr))
+  end
+end
+
 -- run_once(o, prog) -> exit code, result. o: cli.parse's options;
--- prog: M.load's program. result: { script_error = { err, text },
--- rule_errors = plan.errors(), entries, summary, check_lines,
--- stopped = whether a stop was asked for }.
+-- prog: M.load's program. result: { code, script_error = { err, text },
+-- rule_errors = plan.errors(), entries, summary, summary_text,
+-- check_lines }.
 function M.run_once(o, prog)
-  local started = os.clock and require("imapsift.core").monotonic()
+  local started = core.monotonic()
   reset(o)
   local result = { script_error = execute(prog) }
   if result.script_error then report_script_error(result.script_error, o) end
   finish_run(o, result)
-  result.rule_errors = plan.errors()
-  result.entries = plan.entries()
-  local summary, text = plan.summary()
-  result.summary, result.summary_text = summary, text
-  local code = classify(result)
+  result.rule_errors, result.entries = plan.errors(), plan.entries()
+  result.summary, result.summary_text = plan.summary()
+  result.code = classify(result)
   if result.commit_error then
-    log().error(tostring(result.commit_error))
-    code = require("imapsift.cli").worst(code, 1)
+    log.error(tostring(result.commit_error))
+    result.code = cli.worst(result.code, cli.EXIT.script)
   end
-  if o.check then
-    code = require("imapsift.cli").worst(code, result.check_code)
-  end
-  local elapsed = require("imapsift.core").monotonic() - started
-  local nerr = #result.rule_errors + (result.script_error and 1 or 0)
-  if o.plan_file then
-    local wok, werr = log().write_plan(o.plan_file, result.entries, summary)
-    if not wok then log().error(tostring(werr)); code =
-      require("imapsift.cli").worst(code, 1) end
-  end
-  if not o.check then
-    log().summary(totals(plan.is_dry(), elapsed, nerr))
-  end
-  result.code = code
-  return code, result
+  if o.check then result.code = cli.worst(result.code, result.check_code) end
+  write_out(o, result, core.monotonic() - started)
+  return result.code, result
 end
 
 return M
