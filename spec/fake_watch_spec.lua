@@ -22,6 +22,20 @@ local function examine(tag, n)
     { reply = "OK [READ-ONLY] done" }
 end
 
+-- The end of a session as close() makes it: DONE for the IDLE of tag
+-- idle (none when nil), then LOGOUT (tag logout).
+local function ending(idle, logout)
+  local out = {}
+  if idle then
+    out[1] = { recv = "^DONE\r\n$" }
+    out[2] = { send = idle .. " OK IDLE done" .. CRLF }
+  end
+  out[#out + 1] = { recv = "^" .. logout .. " LOGOUT\r\n$" }
+  out[#out + 1] = { send = "* BYE logging out" .. CRLF }
+  out[#out + 1] = { reply = "OK bye" }
+  return out
+end
+
 local function steps(...)
   local out = {}
   for _, part in ipairs{ ... } do
@@ -96,7 +110,7 @@ describe("Watchers against a fake server", function()
     local srv = new_server(steps({ preauth() }, { examine("A1", 2) }, {
       { recv = "^A2 NOOP\r\n$" }, { reply = "OK nothing" },
       { recv = "^A3 NOOP\r\n$" }, { send = "* 3 EXISTS" .. CRLF },
-      { reply = "OK news" }, { drain = true } }))
+      { reply = "OK news" } }, ending(nil, "A4")))
     watchers{ poll = 0.1 }
     ws:update{ request(srv:options()) }
     assert.equal(1, ws:count())
@@ -108,14 +122,16 @@ describe("Watchers against a fake server", function()
     assert.equal("A2 NOOP", lines[2])
     assert.equal("A3 NOOP", lines[3])
     assert.equal(0, util.count(lines, "IDLE"))
+    assert.equal("A4 LOGOUT", lines[4])
+    assert.equal("done", srv:status())
   end)
 
   it("renews the IDLE after refresh: DONE, then IDLE again", function()
     local srv = new_server(steps({ preauth(" IDLE") }, { examine("A1", 2) },
       { { recv = "^A2 IDLE\r\n$" }, { send = "+ idling" .. CRLF },
         { recv = "^DONE\r\n$" }, { send = "A2 OK IDLE done" .. CRLF },
-        { recv = "^A3 IDLE\r\n$" }, { send = "+ idling" .. CRLF },
-        { drain = true } }))
+        { recv = "^A3 IDLE\r\n$" }, { send = "+ idling" .. CRLF } },
+      ending("A3", "A4")))
     watchers{ refresh = 1 }
     ws:update{ request(srv:options()) }
     assert.is_true(wait_until(function()
@@ -123,8 +139,9 @@ describe("Watchers against a fake server", function()
     end))
     ws:close()
     local lines = srv:lines()
-    assert.same({ "A1 EXAMINE INBOX", "A2 IDLE", "DONE", "A3 IDLE" },
-      { lines[1], lines[2], lines[3], lines[4] })
+    assert.same({ "A1 EXAMINE INBOX", "A2 IDLE", "DONE", "A3 IDLE",
+      "DONE", "A4 LOGOUT" }, lines)
+    assert.equal("done", srv:status())
     assert.same({}, logged_warnings(logged))
   end)
 
@@ -136,8 +153,8 @@ describe("Watchers against a fake server", function()
           { send = "* BYE shutting down" .. CRLF }, { close = true } }))
       local second = new_server(steps({ preauth(" IDLE") },
         { examine("A1", 3) },
-        { { recv = "^A2 IDLE\r\n$" }, { send = "+ idling" .. CRLF },
-          { drain = true } }))
+        { { recv = "^A2 IDLE\r\n$" }, { send = "+ idling" .. CRLF } },
+        ending("A2", "A3")))
       watchers{ backoff_base = 0.1 }
       ws:update{ request({ command = first_then(first, second),
         timeout = 5, secure = true }) }
@@ -158,8 +175,8 @@ describe("Watchers against a fake server", function()
       local second = new_server(steps({ preauth(" IDLE") },
         { examine("A1", 2) },
         { { recv = "^A2 IDLE\r\n$" }, { send = "+ idling" .. CRLF },
-          { sleep = 0.5 }, { send = "* 3 EXISTS" .. CRLF },
-          { drain = true } }))
+          { sleep = 0.5 }, { send = "* 3 EXISTS" .. CRLF } },
+        ending("A2", "A3")))
       watchers{ backoff_base = 0.1 }
       ws:update{ request({ command = first_then(first, second),
         timeout = 5, secure = true }) }
@@ -170,6 +187,26 @@ describe("Watchers against a fake server", function()
       assert.equal("done", first:status())
       assert.same({ "A1 EXAMINE INBOX", "A2 IDLE" }, second:lines())
     end)
+
+  it("returns at once, signaled, when a signal arrives", function()
+    local core = require "imapsift.core"
+    local srv = new_server(steps({ preauth(" IDLE") }, { examine("A1", 2) },
+      { { recv = "^A2 IDLE\r\n$" }, { send = "+ idling" .. CRLF } },
+      ending("A2", "A3")))
+    watchers()
+    ws:update{ request(srv:options()) }
+    core.signals_install()
+    core.signals_take()
+    -- The shell's parent is this process.
+    os.execute("kill -USR1 $PPID")
+    local news, signaled = ws:wait(30)
+    assert.same({}, news)
+    assert.is_true(signaled)
+    assert.is_true(core.signals_take().USR1)
+    news, signaled = ws:wait(0.2)
+    assert.same({}, news)
+    assert.is_false(signaled)
+  end)
 
   it("raises for bad options, not for connection trouble", function()
     assert.equal("usage", util.catch(watch.new, { poll = -1 }).kind)

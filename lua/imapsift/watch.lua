@@ -322,24 +322,6 @@ local function run_due(self)
   return next_due - t
 end
 
--- Stand-ins for a core without poll and wait: every link is looked at
--- after a short sleep (readable() takes "nothing yet" in its stride).
-local STEP = 0.05
-
-local function poll(conns, seconds)
-  if core.poll then return core.poll(conns, seconds) end
-  core.sleep(math.min(seconds or STEP, STEP))
-  local all = {}
-  for i = 1, #conns do all[i] = i end
-  return all, false
-end
-
-local function pause(seconds)
-  if core.wait then return core.wait(seconds) == "signal" end
-  core.sleep(math.min(seconds or 1, 1))
-  return false
-end
-
 -- Waits up to seconds (nil: forever) for any watcher's link to have
 -- something to read, or a signal. Returns the watchers ready, signaled.
 local function poll_links(self, seconds)
@@ -350,9 +332,9 @@ local function poll_links(self, seconds)
     end
   end
   if #conns == 0 then
-    return {}, pause(seconds)
+    return {}, core.wait(seconds) == "signal"
   end
-  local ready, signaled = poll(conns, seconds)
+  local ready, signaled = core.poll(conns, seconds)
   local out = {}
   for i, idx in ipairs(ready) do out[i] = owners[idx] end
   return out, signaled
