@@ -14,11 +14,12 @@ local function preauth(caps)
     "] ready" .. CRLF }
 end
 
--- EXAMINE INBOX (tag) answered with n messages and UIDNEXT.
-local function examine(tag, n)
+-- EXAMINE INBOX (tag) answered with n messages and UIDNEXT (n + 1 when
+-- not given).
+local function examine(tag, n, uidnext)
   return { recv = "^" .. tag .. " EXAMINE INBOX\r\n$" },
     { send = ("* %d EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n" ..
-      "* OK [UIDNEXT %d] ok\r\n"):format(n, n + 1) },
+      "* OK [UIDNEXT %d] ok\r\n"):format(n, uidnext or n + 1) },
     { reply = "OK [READ-ONLY] done" }
 end
 
@@ -71,14 +72,23 @@ describe("Watchers against a fake server", function()
     return { account = name or "fake", mailbox = "INBOX", opts = opts }
   end
 
-  -- A command that plays first the first time it is run, then second:
-  -- one fake server per connection, as a reconnect makes a new one.
+  -- A command that runs the i-th of stages (shell commands) the i-th
+  -- time it is run, the last one from then on: one fake server per
+  -- connection, as a reconnect makes a new one.
+  local function staged(stages)
+    local counter = util.tmpname()
+    servers.flags[#servers.flags + 1] = counter
+    local cases = {}
+    for i, cmd in ipairs(stages) do
+      cases[i] = (i == #stages and "*" or tostring(i)) .. ") " .. cmd .. ";;"
+    end
+    return ("n=$(($(cat %s 2>/dev/null || echo 0) + 1)); echo $n > %s; " ..
+      "case $n in %s esac"):format(shell_quote(counter),
+      shell_quote(counter), table.concat(cases, " "))
+  end
+
   local function first_then(first, second)
-    local flag = util.tmpname()
-    servers.flags[#servers.flags + 1] = flag
-    return ("if [ -e %s ]; then %s; else : > %s; %s; fi"):format(
-      shell_quote(flag), second:command(), shell_quote(flag),
-      first:command())
+    return staged{ first:command(), second:command() }
   end
 
   local function watchers(o)
@@ -163,7 +173,7 @@ describe("Watchers against a fake server", function()
       local warns = logged_warnings(logged)
       assert.equal(1, #warns)
       assert.matches("^warn: fake: INBOX: watching failed: .*BYE.*" ..
-        "shutting down; retrying in %d+ s$", warns[1])
+        "shutting down; retrying in [%d.]+ s$", warns[1])
     end)
 
   it("reconnects after the server closed the link, and still sees news",
@@ -186,6 +196,60 @@ describe("Watchers against a fake server", function()
       assert.matches("watching failed", logged_warnings(logged)[1])
       assert.equal("done", first:status())
       assert.same({ "A1 EXAMINE INBOX", "A2 IDLE" }, second:lines())
+    end)
+
+  it("reports mail that came and went while the link was down (UIDNEXT)",
+    function()
+      local first = new_server(steps({ preauth(" IDLE") },
+        { examine("A1", 2, 3) },
+        { { recv = "^A2 IDLE\r\n$" }, { send = "+ idling" .. CRLF },
+          { close = true } }))
+      local second = new_server(steps({ preauth(" IDLE") },
+        { examine("A1", 2, 5) },
+        { { recv = "^A2 IDLE\r\n$" }, { send = "+ idling" .. CRLF } },
+        ending("A2", "A3")))
+      watchers{ backoff_base = 0.1 }
+      ws:update{ request({ command = first_then(first, second),
+        timeout = 5, secure = true }) }
+      assert.same({ { account = "fake", mailbox = "INBOX" } }, ws:wait(30))
+      assert.same({}, ws:wait(0.2))
+    end)
+
+  it("polls with NOOP when the server refuses IDLE", function()
+    local srv = new_server(steps({ preauth(" IDLE") }, { examine("A1", 2) },
+      { { recv = "^A2 IDLE\r\n$" }, { reply = "NO not today" },
+        { recv = "^A3 NOOP\r\n$" }, { send = "* 3 EXISTS" .. CRLF },
+        { reply = "OK" } }, ending(nil, "A4")))
+    watchers{ poll = 0.1 }
+    ws:update{ request(srv:options()) }
+    assert.same({ { account = "fake", mailbox = "INBOX" } }, ws:wait(30))
+    ws:close()
+    assert.equal("done", srv:status())
+    local warns = logged_warnings(logged)
+    assert.equal(1, #warns)
+    assert.matches("IDLE refused %(.*not today%); polling with NOOP every " ..
+      "0.1 s", warns[1])
+  end)
+
+  it("backs off exponentially, and starts over after a success",
+    function()
+      local ok = new_server(steps({ preauth(" IDLE") }, { examine("A1", 2) },
+        { { recv = "^A2 IDLE\r\n$" }, { send = "+ idling" .. CRLF },
+          { close = true } }))
+      -- random() = 1: no jitter, the full step each time.
+      watchers{ backoff_base = 0.2, random = function() return 1 end }
+      ws:update{ request({ command = staged{ "exit 0", "exit 0",
+        ok:command(), "exit 0" }, timeout = 5, secure = true }) }
+      assert.is_true(wait_until(function()
+        return #logged_warnings(logged) >= 5
+      end))
+      local delays = {}
+      for i, l in ipairs(logged_warnings(logged)) do
+        delays[i] = l:match("retrying in ([%d.]+) s$")
+      end
+      assert.same({ "0.2", "0.4", "0.2", "0.4", "0.8" },
+        { table.unpack(delays, 1, 5) })
+      assert.equal("done", ok:status())
     end)
 
   it("returns at once, signaled, when a signal arrives", function()
@@ -217,6 +281,6 @@ describe("Watchers against a fake server", function()
     ws:update{ request({ command = "exit 0", timeout = 5, secure = true }) }
     assert.same({}, ws:wait(0.2))
     assert.matches("^warn: fake: INBOX: watching failed: .*; retrying " ..
-      "in [12] s$", logged_warnings(logged)[1])
+      "in [%d.]+ s$", logged_warnings(logged)[1])
   end)
 end)

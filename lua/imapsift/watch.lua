@@ -95,6 +95,16 @@ local function link_fail(w, err, what)
   error(w.imap:link_error(err, what), 0)
 end
 
+-- A server that announces IDLE and refuses it is polled instead, for
+-- as long as the watcher lives.
+local function refused(self, w, r)
+  w.no_idle, w.tag = true, nil
+  w.state, w.due = "poll", now() + self.poll
+  self.log("warn", ("%s: %s: IDLE refused (%s); polling with NOOP every " ..
+    "%g s"):format(w.account, w.mailbox,
+    tostring(errors.from_response(r, "IDLE")), self.poll))
+end
+
 -- Sends IDLE and reads until the server accepts it with "+".
 local function start_idle(self, w)
   local imap = w.imap
@@ -107,7 +117,7 @@ local function start_idle(self, w)
       imap:dispatch(r, "IDLE")
       note(w, r)
     elseif r.kind == "tagged" and r.tag == w.tag then
-      imap:finish(r, "IDLE")
+      if r.status ~= "OK" then return refused(self, w, r) end
       errors.raise{ kind = "protocol", command = "IDLE",
         text = "server completed IDLE without accepting it" }
     end
@@ -131,24 +141,36 @@ local function noop(self, w)
   w.due = now() + self.poll
 end
 
+-- Whether mail came while the watcher was down: the count grew, UIDNEXT
+-- moved on (mail came and some went), or the mailbox is another one
+-- (UIDVALIDITY). Nothing to compare with the first time.
+local function grew(w, box)
+  local old = w.known
+  w.known = { uidnext = box.uidnext, uidvalidity = box.uidvalidity }
+  if w.exists == nil then return false end
+  return box.exists > w.exists or
+    (old.uidnext ~= nil and box.uidnext ~= nil and
+      box.uidnext > old.uidnext) or
+    (old.uidvalidity ~= nil and box.uidvalidity ~= nil and
+      box.uidvalidity ~= old.uidvalidity)
+end
+
 -- Connects, EXAMINEs (read-only: watching changes nothing, not even
--- \Recent) and starts waiting. Mail that came while the watcher was down
--- counts as news: the message count grew, or UIDNEXT moved on.
+-- \Recent) and starts waiting. The UIDNEXT kept is the one EXAMINE saw:
+-- after news in IDLE it is behind, and the next reconnect reports news
+-- once more, a spare run rather than a missed one.
 local function open(self, w)
   w.imap = require("imapsift").connect(copy(w.opts))
-  local box = w.imap:examine(w.mailbox)
-  w.attempt = 0
-  local before, uidnext = w.exists, w.uidnext
-  w.exists, w.uidnext = box.exists, box.uidnext
-  if before and (box.exists > before or
-      (uidnext and box.uidnext and box.uidnext > uidnext)) then
-    w.news = true
-  end
   local imap = w.imap
+  local box = imap:examine(w.mailbox)
+  w.attempt = 0
+  if grew(w, box) then w.news = true end
+  w.exists = box.exists
   if next(imap.capabilities) == nil then imap:load_capabilities() end
+  local idle = imap.capabilities.IDLE and not w.no_idle
   self.log("verbose", ("%s: %s: watching (%s)"):format(w.account,
-    w.mailbox, imap.capabilities.IDLE and "IDLE" or "NOOP polling"))
-  if imap.capabilities.IDLE then
+    w.mailbox, idle and "IDLE" or "NOOP polling"))
+  if idle then
     start_idle(self, w)
   else
     w.state, w.due = "poll", now() + self.poll
@@ -166,8 +188,9 @@ local function fail(self, w, err)
   local delay = reconnect.backoff_delay(w.attempt, self.base, self.cap,
     self.random)
   w.due = now() + delay
-  self.log("warn", ("%s: %s: watching failed: %s; retrying in %d s")
-    :format(w.account, w.mailbox, tostring(err), math.ceil(delay)))
+  self.log("warn", ("%s: %s: watching failed: %s; retrying in %g s")
+    :format(w.account, w.mailbox, tostring(err),
+      math.max(math.floor(delay * 10 + 0.5) / 10, 0.1)))
 end
 
 -- guarded(self, w, fn): runs fn(self, w); trouble becomes fail().
