@@ -122,7 +122,8 @@ describe("Watchers against a fake server", function()
       { recv = "^A3 NOOP\r\n$" }, { send = "* 3 EXISTS" .. CRLF },
       { reply = "OK news" } }, ending(nil, "A4")))
     watchers{ poll = 0.1 }
-    ws:update{ request(srv:options()) }
+    -- The same mailbox asked twice is watched once.
+    ws:update{ request(srv:options()), request(srv:options()) }
     assert.equal(1, ws:count())
     local news = ws:wait(30)
     assert.same({ { account = "fake", mailbox = "INBOX" } }, news)

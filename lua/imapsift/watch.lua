@@ -309,6 +309,8 @@ function Watchers:update(requests)
           opts = copy(r.opts), state = "down", attempt = 0, due = 0 }
         self.by_key[key] = w
         guarded(self, w, open)
+      else
+        w.opts = copy(r.opts) -- a reloaded script's, for the next link
       end
       list[#list + 1] = w
     end
