@@ -119,6 +119,17 @@ describe("runner.run_once", function()
     assert.matches("run finished: 4 examined, 2 moved", logged())
   end)
 
+  it("tells account.on_event of connecting and logging out", function()
+    local events = {}
+    account.on_event = function(name, what)
+      events[#events + 1] = name .. " " .. what
+    end
+    local code = run(("local a = %s\na:conn()"):format(acct_src("ev")))
+    account.on_event = nil
+    assert.equal(0, code)
+    assert.same({ "ev connected", "ev logged out" }, events)
+  end)
+
   it("gives 1 for a script error, with the message and a traceback", function()
     local code, result = run([[
       local function inner() error("rule script broke") end

@@ -32,6 +32,14 @@ M.defaults = {}
 -- in (reset_run() starts a new run).
 local run = { all = {}, failures = {} }
 
+-- on_event(name, what): told "connected", "reconnected" and "logged
+-- out" for every account (the command logs them at -v); nil: nobody.
+M.on_event = nil
+
+local function event(self, what)
+  if M.on_event then M.on_event(rawget(self, "name"), what) end
+end
+
 -- Passwords asked for on the terminal, by user@host:port, so that a
 -- reconnect or the next run of a loop does not ask again.
 local asked = {}
@@ -129,9 +137,11 @@ function Account:conn()
     if not ok then mark_failed(self, res) end
     c = res
     rawset(self, "link", c)
+    event(self, "connected")
   elseif c:state() == "LOGOUT" then
     local ok, err = pcall(c.reconnect, c)
     if not ok then mark_failed(self, err) end
+    event(self, "reconnected")
   end
   local p = plan()
   if p and p.guard then p.guard(c) end
@@ -192,6 +202,7 @@ function Account:logout()
   rawset(self, "link", false)
   if c and c:state() ~= "LOGOUT" then
     if not pcall(c.logout, c) then c:shutdown() end
+    event(self, "logged out")
   elseif c then
     c:shutdown()
   end

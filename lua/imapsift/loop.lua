@@ -25,15 +25,15 @@ local function setup(o)
   log.setup{ level = level, format = o.log_format or "text",
     file = o.log_file, plan_to_stdout = o.dry and true or false }
   if o.trace then account.defaults.trace = log.trace_writer(o.trace) end
-  if core.signals_install then core.signals_install() end
-  plan.should_stop = function()
-    return core.stopping ~= nil and core.stopping() ~= nil
+  account.on_event = function(name, what)
+    log.verbose(("%s: %s"):format(name, what), { event = "connection",
+      account = name, what = what })
   end
+  core.signals_install()
+  plan.should_stop = function() return core.stopping() ~= nil end
 end
 
-local function stopping()
-  return core.stopping and core.stopping() or nil
-end
+local function stopping() return core.stopping() end
 
 -- load(o) -> program, or nil and the exit code after logging why.
 local function load_program(o)

@@ -11,15 +11,9 @@ local account = require "imapsift.account"
 
 local M = {}
 
--- Modules of the command that may be absent from a reduced build
--- (loaded lazily so that this module loads on its own in specs).
-local function optional(name)
-  local ok, mod = pcall(require, name)
-  return ok and mod or nil
-end
-
 local log = require "imapsift.log"
 local state = require "imapsift.state"
+local watch = require "imapsift.watch"
 
 ---------------------------------------------------------------------------
 -- Loading
@@ -102,8 +96,7 @@ local function reset(o)
   plan.reset()
   plan.dry_run(o.dry or o.check or false)
   account.reset_run()
-  local watch = optional("imapsift.watch")
-  if watch then watch.reset() end
+  watch.reset()
   state.discard()
 end
 
@@ -242,7 +235,11 @@ local function write_out(o, result, elapsed)
       result.code = cli.worst(result.code, cli.EXIT.script)
     end
   end
-  if not o.check then
+  -- A script that used no account and ran no rule (a plain Lua script)
+  -- gets no summary: its output is all its own.
+  local idle = #account.all() == 0 and #result.summary == 0 and
+    not result.script_error
+  if not (o.check or idle) then
     local nerr = #result.rule_errors + (result.script_error and 1 or 0)
     log.summary(totals(plan.is_dry(), elapsed, nerr))
   end
