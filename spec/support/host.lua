@@ -39,6 +39,25 @@ function M.write(path, data)
   return path
 end
 
+-- lock_user(): until this process ends, no other process that asks holds
+-- the spare user the spec logs in as. ctest's resource locks serialize
+-- spec files of one ctest run only; busted started by hand beside it
+-- (or two build directories tested at once) would share the mailboxes.
+-- A background flock holds the lock while this process lives.
+function M.lock_user()
+  local path = ("%s/imapsift-spec-%s.lock"):format(os.getenv("TMPDIR")
+    or "/tmp", server.user)
+  local ready = os.tmpname()
+  os.remove(ready)
+  sh(("flock %s sh -c 'echo ok >%s; while kill -0 %d 2>/dev/null; " ..
+    "do sleep 0.2; done' </dev/null >/dev/null 2>&1 &"):format(M.q(path),
+    M.q(ready), core.getpid()))
+  -- Another whole spec file may run first: wait as long as it might take.
+  assert(M.wait_for(function() return M.read(ready) end, 900),
+    "the lock on test user " .. server.user .. " was never free")
+  os.remove(ready)
+end
+
 -- home() -> a fresh directory with config/, state/ and home/ in it;
 -- cleanup(home) removes it.
 function M.home()
