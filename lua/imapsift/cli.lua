@@ -6,7 +6,7 @@ local errors = require "imapsift.error"
 
 local M = {}
 
-M.VERSION = "0.1.0"
+M.VERSION = require("imapsift").VERSION
 
 -- Exit codes of the command; when several problems met, the highest
 -- ranked wins: usage > tls > connection > script.

@@ -52,7 +52,9 @@ local reconnect = require "imapsift.reconnect"
 local util = require "imapsift.util"
 
 local M = {
-  _VERSION = "imapsift 0.1",
+  -- The one place the version lives (CMake's PROJECT_VERSION agrees).
+  VERSION = "0.1.0",
+  _VERSION = "imapsift 0.1.0",
   connect = connection.connect,
   Connection = connection.Connection,
   error = require "imapsift.error",
