@@ -43,19 +43,22 @@ end
 -- the spare user the spec logs in as. ctest's resource locks serialize
 -- spec files of one ctest run only; busted started by hand beside it
 -- (or two build directories tested at once) would share the mailboxes.
--- A background flock holds the lock while this process lives.
+-- A background flock holds the lock while this process lives, and names
+-- it in an owner file, so that a second spec file in the same busted
+-- process (which forgets loaded modules between files) does not wait on
+-- its own lock.
 function M.lock_user()
   local path = ("%s/imapsift-spec-%s.lock"):format(os.getenv("TMPDIR")
     or "/tmp", server.user)
-  local ready = os.tmpname()
-  os.remove(ready)
-  sh(("flock %s sh -c 'echo ok >%s; while kill -0 %d 2>/dev/null; " ..
-    "do sleep 0.2; done' </dev/null >/dev/null 2>&1 &"):format(M.q(path),
-    M.q(ready), core.getpid()))
+  local owner, pid = path .. ".owner", tostring(core.getpid())
+  if (M.read(owner) or ""):match("%d+") == pid then return end
+  sh(("flock %s sh -c 'echo %s >%s; while kill -0 %s 2>/dev/null; " ..
+    "do sleep 0.2; done; rm -f %s' </dev/null >/dev/null 2>&1 &"):format(
+    M.q(path), pid, M.q(owner), pid, M.q(owner)))
   -- Another whole spec file may run first: wait as long as it might take.
-  assert(M.wait_for(function() return M.read(ready) end, 900),
-    "the lock on test user " .. server.user .. " was never free")
-  os.remove(ready)
+  assert(M.wait_for(function()
+    return (M.read(owner) or ""):match("%d+") == pid
+  end, 900), "the lock on test user " .. server.user .. " was never free")
 end
 
 -- home() -> a fresh directory with config/, state/ and home/ in it;

@@ -1,0 +1,142 @@
+-- spec/host_loop_spec.lua: the imapsift command's long-running modes, run
+-- in the background and driven by signals: --every repeats, SIGTERM ends
+-- the loop cleanly, SIGUSR1 runs at once, SIGHUP re-reads the script,
+-- --watch runs when new mail arrives, and a failing run does not stop
+-- the loop. Progress is read from the --log file; mail is put in and
+-- checked over a direct connection, as spare user 14.
+local host = require "support.host"
+local server = require "support.server"
+
+server.as(14)
+host.lock_user() -- also against runs outside ctest
+
+local FINISHED = "run finished:"
+
+local MOVE = [[
+imapsift.rule("mover", function()
+  acct.INBOX:search{ subject = "move me" }:move_to("Done")
+end)
+]]
+
+local function messages(name)
+  local c = server.connect()
+  local ok, st = pcall(c.status, c, name, { "MESSAGES" })
+  c:logout()
+  return ok and st.messages or nil
+end
+
+local function put(list)
+  local c = server.connect()
+  server.append(c, "INBOX", list)
+  c:logout()
+end
+
+describe("imapsift's loop", function()
+  local dir, proc, log
+
+  before_each(function()
+    dir = host.home()
+    log = dir .. "/loop.log"
+    proc = nil
+    server.reset()
+  end)
+
+  after_each(function()
+    if proc then proc:kill() end
+    host.cleanup(dir)
+  end)
+
+  -- start(args...) -> the background process, logging to the log file.
+  local function start(...)
+    local args = { "--log", log }
+    for _, a in ipairs{ ... } do args[#args + 1] = a end
+    proc = host.start(dir, args)
+    return proc
+  end
+
+  local function runs() return host.count(host.read(log), FINISHED) end
+
+  local function wait_runs(n)
+    assert.is_true(host.wait_text(log, FINISHED, n),
+      ("fewer than %d runs; log:\n%s\nstderr:\n%s"):format(n,
+        host.read(log) or "", proc:stderr()))
+  end
+
+  local function stop_cleanly()
+    proc:signal("TERM")
+    local code = proc:wait()
+    assert.equal(0, code, proc:stderr())
+  end
+
+  it("--every 1s runs again and again until SIGTERM, then logs out",
+      function()
+    local trace = dir .. "/trace.txt"
+    start("-v", "--trace", trace, "--every", "1s", host.script(dir, MOVE))
+    wait_runs(2)
+    stop_cleanly()
+    -- the account's connection said goodbye, and the log says so (-v
+    -- logs connection events)
+    local sent = {}
+    for line in (host.read(trace) or ""):gmatch("[^\n]+") do
+      local c = line:match(" C: (.*)")
+      if c then sent[#sent + 1] = c end
+    end
+    assert.matches("^A%d+ LOGOUT$", sent[#sent] or "")
+    assert.matches("log%a*%s*out", proc:stderr():lower())
+  end)
+
+  it("SIGUSR1 runs at once", function()
+    start("--every", "1h", host.script(dir, MOVE))
+    wait_runs(1)
+    assert.equal(1, runs())
+    put{ { subject = "move me" } }
+    proc:signal("USR1")
+    wait_runs(2)
+    assert.equal(1, messages("Done"))
+    stop_cleanly()
+  end)
+
+  it("SIGHUP re-reads the script for the next run", function()
+    local script = host.script(dir, [[
+imapsift.rule("first", function() require("imapsift.plan").warn("e2e one") end)
+]])
+    start("--every", "1h", script)
+    wait_runs(1)
+    assert.is_true(host.wait_text(log, "e2e one", 1))
+    host.script(dir, [[
+imapsift.rule("second", function() require("imapsift.plan").warn("e2e two") end)
+]])
+    proc:signal("HUP")
+    proc:signal("USR1")
+    assert.is_true(host.wait_text(log, "[second] warning: e2e two", 1),
+      host.read(log))
+    wait_runs(2)
+    assert.equal(1, host.count(host.read(log), "e2e one"), host.read(log))
+    stop_cleanly()
+  end)
+
+  it("--watch runs again when new mail arrives in a watched mailbox",
+      function()
+    start("--watch", host.script(dir, [[
+acct.INBOX:watch()
+]] .. MOVE))
+    wait_runs(1)
+    assert.equal(0, host.count(host.read(log), "moved 1 message"))
+    put{ { subject = "move me" } }
+    assert.is_true(host.wait_text(log,
+      "[mover] e2e: moved 1 message INBOX -> Done", 1), host.read(log))
+    wait_runs(2)
+    assert.equal(0, messages("INBOX"))
+    assert.equal(1, messages("Done"))
+    stop_cleanly()
+  end)
+
+  it("logs a failing run in --every mode and goes on", function()
+    start("--every", "1s", host.script(dir, [[
+imapsift.rule("breaks", function() error("e2e loop boom") end)
+]]))
+    assert.is_true(host.wait_text(log, "e2e loop boom", 2), host.read(log))
+    wait_runs(2)
+    assert.is_nil(proc:code(), "the loop stopped")
+  end)
+end)
