@@ -4,6 +4,7 @@
 -- --watch runs when new mail arrives, and a failing run does not stop
 -- the loop. Progress is read from the --log file; mail is put in and
 -- checked over a direct connection, as spare user 14.
+local core = require "imapsift.core"
 local host = require "support.host"
 local server = require "support.server"
 
@@ -129,6 +130,47 @@ acct.INBOX:watch()
     assert.equal(0, messages("INBOX"))
     assert.equal(1, messages("Done"))
     stop_cleanly()
+  end)
+
+  it("SIGINT ends the loop cleanly too", function()
+    start("--every", "1h", host.script(dir, MOVE))
+    wait_runs(1)
+    proc:signal("INT")
+    assert.equal(0, proc:wait(), proc:stderr())
+  end)
+
+  it("a second SIGTERM while stopping exits at once", function()
+    start("--every", "1h", host.script(dir, [[
+imapsift.rule("slow", function()
+  require("imapsift.plan").warn("e2e sleeping")
+  for _ = 1, 600 do require("imapsift.core").sleep(0.1) end
+end)
+]]))
+    assert.is_true(host.wait_text(log, "e2e sleeping", 1), proc:stderr())
+    -- a signal sent while the first is still undelivered merges with it:
+    -- send again until the process ends
+    assert.truthy(host.wait_for(function()
+      proc:signal("TERM")
+      core.sleep(0.4)
+      return proc:code()
+    end), "still running")
+    assert.equal(128 + 15, proc:code())
+    assert.matches("imapsift: second signal, exiting now", proc:stderr(),
+      1, true)
+  end)
+
+  it("runs the script in a fresh environment every time", function()
+    start("--every", "1s", host.script(dir, [[
+imapsift.rule("env", function()
+  require("imapsift.plan").warn("e2e global " .. tostring(E2E_GLOBAL))
+end)
+E2E_GLOBAL = "set"
+]]))
+    wait_runs(2)
+    stop_cleanly()
+    local text = host.read(log)
+    assert.truthy(host.count(text, "e2e global nil") >= 2, text)
+    assert.equal(0, host.count(text, "e2e global set"), text)
   end)
 
   it("logs a failing run in --every mode and goes on", function()

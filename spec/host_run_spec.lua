@@ -111,6 +111,22 @@ describe("imapsift, one run at a time", function()
       assert.equal("chunk ran\n", r.out)
     end)
 
+    it("runs -e chunks in order before the script; -- ends options",
+        function()
+      local path = host.write(dir .. "/order.lua", 'print("script", ...)\n')
+      local r = host.run(dir, { "-e", 'print("first")', "-e",
+        'print("second")', "--", path, "-n" })
+      assert.equal(0, r.code, r.err)
+      assert.equal("first\nsecond\nscript\t-n\n", r.out)
+    end)
+
+    it("refuses a bad --every duration with exit 2", function()
+      local path = host.write(dir .. "/quiet.lua", "\n")
+      local r = host.run(dir, { "--every", "soon", path })
+      assert.equal(2, r.code)
+      assert.matches("[Uu]sage", r.err)
+    end)
+
     it("exits 1 for a runtime error in the script", function()
       local path = host.write(dir .. "/boom.lua",
         'error("e2e runtime boom")\n')
@@ -298,6 +314,17 @@ end)
       end)
     end)
 
+    it("ranks a TLS failure above a refused connection: exit 4",
+        function()
+      local r = host.run(dir, { host.script(dir, [[
+local down = ]] .. host.account{ name = "down", port = 1 } .. [[
+
+imapsift.rule("down-rule", function() down.INBOX:search{}:flag("\\Seen") end)
+imapsift.rule("tls-rule", function() acct.INBOX:search{}:flag("\\Seen") end)
+]], { ca_file = false }) })
+      assert.equal(4, r.code, r.err)
+    end)
+
     it("runs the rules of the account that is up, exit 3", function()
       put{ { subject = "move me" } }
       local r = host.run(dir, { host.script(dir, [[
@@ -338,6 +365,31 @@ end)
       r = host.run(dir, { script })
       assert.equal(0, r.code, r.err)
       assert.equal("new: 1\n", r.out)
+    end)
+
+    it("keeps no state from a dry run, a --check or a failed rule",
+        function()
+      put{ { subject = "one" }, { subject = "two" } }
+      local fresh = [[
+imapsift.rule("fresh", function()
+  print("new: " .. #acct.INBOX:new())
+end)
+]]
+      local failing = host.script(dir, [[
+imapsift.rule("fails", function()
+  print("new: " .. #acct.INBOX:new())
+  error("e2e after new")
+end)
+]], nil, "failing.lua")
+      local script = host.script(dir, fresh)
+      for _, args in ipairs{ { "-n", script }, { "--check", script },
+          { failing } } do
+        local r = host.run(dir, args)
+        assert.equal(args[1] == failing and 1 or 0, r.code, r.err)
+      end
+      local r = host.run(dir, { script })
+      assert.equal(0, r.code, r.err)
+      assert.equal("new: 2\n", r.out)
     end)
   end)
 end)
