@@ -86,27 +86,33 @@ local function reload(o, prog)
   return prog
 end
 
+-- The signals that arrived: "stop" (TERM, INT), "run" (USR1) or
+-- "again" (keep waiting), and whether to read the script anew (HUP).
+local function take_signals()
+  local sigs = core.signals_take()
+  if sigs.TERM or sigs.INT or stopping() then return "stop" end
+  return sigs.USR1 and "run" or "again", sigs.HUP
+end
+
 -- Waits up to t seconds (nil: forever) for news or a signal; returns
--- "run", "stop" or "timeout", and whether to reload.
+-- "run", "stop", "again" or "timeout", and whether to reload. A signal
+-- goes before news: a stop is not delayed by one more run.
 local function wait_once(watchers, t)
-  local signaled
+  local news, signaled
   if watchers then
-    local news
     news, signaled = watchers:wait(t)
-    if news and #news > 0 then
-      for _, n in ipairs(news) do
-        log.verbose(("new mail in %s on %s"):format(n.mailbox, n.account))
-      end
-      return "run"
-    end
   else
     signaled = core.wait(t) == "signal"
   end
-  if not signaled then return "timeout" end
-  local sigs = core.signals_take()
-  if sigs.TERM or sigs.INT or stopping() then return "stop" end
-  if sigs.USR1 then return "run", sigs.HUP end
-  return "again", sigs.HUP
+  local what, hup = "timeout", false
+  if signaled then what, hup = take_signals() end
+  if what ~= "stop" and news and #news > 0 then
+    for _, n in ipairs(news) do
+      log.verbose(("new mail in %s on %s"):format(n.mailbox, n.account))
+    end
+    what = "run"
+  end
+  return what, hup
 end
 
 -- Waits until the next run is due; returns "run" or "stop" and the
@@ -137,9 +143,15 @@ local function update_watchers(watchers, warned)
   return warned
 end
 
+local WATCH_LEVELS = { error = true, warn = true, info = true,
+  verbose = true, debug = true }
+
 local function loop(o, prog)
   local watchers = o.watch and require("imapsift.watch").new{
-    log = function(level, text) log.info(text, { level = level }) end }
+    log = function(level, text)
+      local fn = WATCH_LEVELS[level] and log[level] or log.info
+      fn(text, { event = "watch" })
+    end }
   local failures, warned = 0, false
   while true do
     log.verbose("run starting")
@@ -152,6 +164,8 @@ local function loop(o, prog)
     if code == cli.EXIT.connection then
       failures = failures + 1
       delay = reconnect.backoff_delay(failures, M.BACKOFF_BASE, M.BACKOFF_CAP)
+      -- Never later than the schedule would have run it anyway.
+      if o.every then delay = math.min(delay, o.every) end
       log.info(("retrying in %.0f s"):format(delay))
     else
       failures = 0
