@@ -258,6 +258,17 @@ describe("runner.run_once", function()
     assert.matches("%[second%] skipped: stopping", logged())
   end)
 
+  it("gives 2 for a missing password when there is no terminal", function()
+    local isatty = core.isatty
+    core.isatty = function() return false end
+    local ok, code = pcall(run, ("local a = %s\na:conn()"):format(
+      acct_src("nopw", { password = server.UNSET })))
+    core.isatty = isatty
+    assert.is_true(ok, tostring(code))
+    assert.equal(2, code)
+    assert.matches("user given without password", logged())
+  end)
+
   it("asks for a missing password once on a terminal, and never logs it",
       function()
     local isatty, getpass = core.isatty, core.getpass

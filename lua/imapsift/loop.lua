@@ -52,7 +52,7 @@ end
 local function print_result(o, result)
   if o.check then
     for _, line in ipairs(result.check_lines or {}) do print(line) end
-    if result.script_error then print("script: error") end
+    if result.script_error then print("script: failed") end
   elseif o.dry and result.summary_text ~= "" then
     print(result.summary_text)
   end
@@ -60,6 +60,7 @@ local function print_result(o, result)
 end
 
 local function run(o, prog)
+  log.verbose("run starting")
   local code, result = runner.run_once(o, prog)
   print_result(o, result)
   return code, result
@@ -154,7 +155,6 @@ local function loop(o, prog)
     end }
   local failures, warned = 0, false
   while true do
-    log.verbose("run starting")
     local code = run(o, prog)
     if stopping() then
       log.info("stopping on SIG" .. stopping())
