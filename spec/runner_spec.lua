@@ -130,6 +130,25 @@ describe("runner.run_once", function()
     assert.same({ "ev connected", "ev logged out" }, events)
   end)
 
+  it("loads: a compile error is a message, a missing file a usage error, #! is dropped",
+      function()
+    local path = script_file("this is not lua")
+    local prog, err = runner.load{ script = path }
+    assert.is_nil(prog)
+    assert.matches("syntax error", err)
+    prog, err = runner.load{ script = path .. ".none" }
+    assert.is_nil(prog)
+    assert.equal("usage", err.kind)
+    local f = assert(io.open(path, "w"))
+    f:write("#!/usr/bin/env imapsift\nerror('on line two')\n")
+    f:close()
+    prog = assert(runner.load{ script = path })
+    os.remove(path)
+    local code, result = runner.run_once({}, prog)
+    assert.equal(1, code)
+    assert.matches(":2: on line two", result.script_error.text)
+  end)
+
   it("gives 1 for a script error, with the message and a traceback", function()
     local code, result = run([[
       local function inner() error("rule script broke") end

@@ -8,12 +8,11 @@ local errors = require "imapsift.error"
 local cli = require "imapsift.cli"
 local plan = require "imapsift.plan"
 local account = require "imapsift.account"
-
-local M = {}
-
 local log = require "imapsift.log"
 local state = require "imapsift.state"
 local watch = require "imapsift.watch"
+
+local M = {}
 
 ---------------------------------------------------------------------------
 -- Loading
@@ -47,9 +46,11 @@ function M.load(o)
       return nil, errors.new{ kind = "usage",
         text = "cannot read the script " .. tostring(err) }
     end
-    local _, cerr = compile(text:gsub("^#![^\n]*", ""), "@" .. o.script)
+    -- A #! line is dropped, its newline kept so line numbers hold.
+    text = text:gsub("^#![^\n]*", "")
+    local _, cerr = compile(text, "@" .. o.script)
     if cerr then return nil, cerr end
-    prog.text = text:gsub("^#![^\n]*", "")
+    prog.text = text
   end
   return prog
 end
