@@ -141,28 +141,27 @@ end
 
 -- check_account(acct, out) -> exit code: logs in, lists, reports.
 local function check_account(acct, out)
+  local name = errors.escape(acct.name)
   local ok, names = pcall(function()
     acct:conn()
     return acct:list()
   end)
   if not ok then
-    out[#out + 1] = ("account %s: %s"):format(acct.name,
+    out[#out + 1] = ("account %s: %s"):format(name,
       errors.escape(tostring(names)))
     return cli.classify(names)
   end
-  out[#out + 1] = ("account %s: ok"):format(acct.name)
+  out[#out + 1] = ("account %s: ok"):format(name)
   local have, code = {}, 0
   for _, n in ipairs(names) do have[n] = true end
   for _, mb in ipairs(named(acct, destinations(acct.name))) do
-    if not (have[mb.name] or is_inbox(mb.name)) then
-      if mb.dest and acct.create then
-        out[#out + 1] = ("mailbox %s on %s: will be created"):format(
-          errors.escape(mb.name), acct.name)
-      else
-        out[#out + 1] = ("missing mailbox %s on %s"):format(
-          errors.escape(mb.name), acct.name)
-        code = 1
-      end
+    local box = errors.escape(mb.name)
+    local exists = have[mb.name] or is_inbox(mb.name)
+    if not exists and mb.dest and acct.create then
+      out[#out + 1] = ("mailbox %s on %s: will be created"):format(box, name)
+    elseif not exists then
+      out[#out + 1] = ("missing mailbox %s on %s"):format(box, name)
+      code = 1
     end
   end
   return code
