@@ -11,10 +11,9 @@ local account = require "imapsift.account"
 local reconnect = require "imapsift.reconnect"
 local runner = require "imapsift.runner"
 local cli = require "imapsift.cli"
+local log = require "imapsift.log"
 
 local M = {}
-
-local log = require "imapsift.log"
 
 -- Backoff after runs that failed to connect: 1 s doubling, 5 min cap.
 M.BACKOFF_BASE, M.BACKOFF_CAP = 1, 300
