@@ -116,6 +116,40 @@ imapsift.rule("second", function() require("imapsift.plan").warn("e2e two") end)
     stop_cleanly()
   end)
 
+  it("SIGHUP keeps the old script when the new one does not compile",
+      function()
+    local script = host.script(dir, [[
+imapsift.rule("kept", function() require("imapsift.plan").warn("e2e kept") end)
+]])
+    start("--every", "1h", script)
+    wait_runs(1)
+    host.write(script, "this is not lua\n")
+    proc:signal("HUP")
+    proc:signal("USR1")
+    wait_runs(2)
+    local text = host.read(log)
+    assert.equal(2, host.count(text, "[kept] warning: e2e kept"), text)
+    assert.matches("reload", text)
+    stop_cleanly()
+  end)
+
+  it("retries a run that could not connect, before --every is due",
+      function()
+    start("--every", "1h", host.script(dir, MOVE, { port = 1 }))
+    wait_runs(3)
+    assert.is_nil(proc:code(), "the loop stopped")
+    stop_cleanly()
+  end)
+
+  it("--watch with --every also runs on schedule without new mail",
+      function()
+    start("--watch", "--every", "1s", host.script(dir, [[
+acct.INBOX:watch()
+]] .. MOVE))
+    wait_runs(3)
+    stop_cleanly()
+  end)
+
   it("--watch runs again when new mail arrives in a watched mailbox",
       function()
     start("--watch", host.script(dir, [[

@@ -103,6 +103,19 @@ describe("imapsift, one run at a time", function()
       assert.equal(path .. "\tone\ttwo\t2\tone\ttwo\n", r.out)
     end)
 
+    it("falls back to ~/.config/imapsift/rules.lua", function()
+      host.write(dir .. "/config/imapsift/rules.lua", 'print("xdg")\n')
+      os.execute("mkdir -p " .. host.q(dir .. "/home/.config/imapsift"))
+      host.write(dir .. "/home/.config/imapsift/rules.lua",
+        'print("home")\n')
+      local r = host.run(dir, {}, { XDG_CONFIG_HOME = false })
+      assert.equal(0, r.code, r.err)
+      assert.equal("home\n", r.out)
+      r = host.run(dir, {}, { XDG_CONFIG_HOME = "" })
+      assert.equal(0, r.code, r.err)
+      assert.equal("home\n", r.out)
+    end)
+
     it("-e CHUNK alone runs the chunk and no default script", function()
       host.write(dir .. "/config/imapsift/rules.lua",
         'print("default rules ran")\n')
@@ -133,6 +146,16 @@ describe("imapsift, one run at a time", function()
       local r = host.run(dir, { path })
       assert.equal(1, r.code)
       assert.truthy(r.err:find("e2e runtime boom", 1, true), r.err)
+    end)
+
+    it("exits 1 for a script that does not compile, also with --check",
+        function()
+      local path = host.write(dir .. "/bad.lua", "this is not lua\n")
+      for _, args in ipairs{ { path }, { "--check", path } } do
+        local r = host.run(dir, args)
+        assert.equal(1, r.code, r.out .. r.err)
+        assert.truthy(r.err:find("bad.lua", 1, true), r.err)
+      end
     end)
 
     it("exits 1 when a rule fails, naming the rule", function()
@@ -208,6 +231,12 @@ end)
       end
       assert.equal(1, messages("INBOX"))
       assert.equal(1, messages("Done"))
+      -- the log file is appended to, never replaced
+      r = host.run(dir, { "--log", log, host.script(dir, MOVE) })
+      assert.equal(0, r.code, r.err)
+      text = host.read(log)
+      assert.equal(2, #lines_with(text, "run finished: "), text)
+      assert.equal(1, #lines_with(text, moved), text)
     end)
 
     it("--log-format json writes one JSON object per line", function()
@@ -264,6 +293,9 @@ end)
       local r = host.run(dir, { "--trace", trace, host.script(dir, MOVE) })
       assert.equal(0, r.code, r.err)
       local text = assert(host.read(trace), "no trace file")
+      local p = io.popen("stat -c %a " .. host.q(trace))
+      assert.equal("600", p:read("l"))
+      p:close()
       assert.matches("CAPABILITY", text)
       assert.matches("UID MOVE", text)
       assert.matches("LOGOUT", text)

@@ -77,24 +77,32 @@ function M.cleanup(dir)
   if dir and dir:match("^/tmp/") then sh("rm -rf " .. M.q(dir)) end
 end
 
--- The environment prefix that points the binary at the home's dirs.
-local function env_prefix(dir)
-  return ("env XDG_CONFIG_HOME=%s XDG_STATE_HOME=%s HOME=%s "):format(
-    M.q(dir .. "/config"), M.q(dir .. "/state"), M.q(dir .. "/home"))
+-- The environment prefix that points the binary at the home's dirs;
+-- extra's fields replace those (false: unset the variable).
+local function env_prefix(dir, extra)
+  local vars = { XDG_CONFIG_HOME = dir .. "/config",
+    XDG_STATE_HOME = dir .. "/state", HOME = dir .. "/home" }
+  for k, v in pairs(extra or {}) do vars[k] = v end
+  local parts = { "env" }
+  for _, k in ipairs{ "XDG_CONFIG_HOME", "XDG_STATE_HOME", "HOME" } do
+    parts[#parts + 1] = vars[k] and (k .. "=" .. M.q(vars[k]))
+      or ("-u " .. k)
+  end
+  return table.concat(parts, " ") .. " "
 end
 
-local function command_line(dir, args)
-  local parts = { env_prefix(dir) .. M.q(M.bin) }
+local function command_line(dir, args, env)
+  local parts = { env_prefix(dir, env) .. M.q(M.bin) }
   for _, a in ipairs(args or {}) do parts[#parts + 1] = M.q(a) end
   return table.concat(parts, " ")
 end
 
--- run(dir, args) -> { code, out, err }: runs the binary to its end with
--- stdin from /dev/null.
-function M.run(dir, args)
+-- run(dir, args [, env]) -> { code, out, err }: runs the binary to its
+-- end with stdin from /dev/null; env as for env_prefix.
+function M.run(dir, args, env)
   local out, err = dir .. "/run.out", dir .. "/run.err"
   local _, _, code = os.execute(("cd %s && %s </dev/null >%s 2>%s"):format(
-    M.q(dir), command_line(dir, args), M.q(out), M.q(err)))
+    M.q(dir), command_line(dir, args, env), M.q(out), M.q(err)))
   return { code = code, out = M.read(out) or "", err = M.read(err) or "" }
 end
 
