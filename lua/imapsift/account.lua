@@ -104,6 +104,7 @@ local function ask_password(copts)
   end
   copts.password = asked[key]
 end
+M.ask_password = ask_password
 
 -- Connecting failed: the account is marked, so the rest of the run
 -- fails at once with the same error instead of trying again.

@@ -131,9 +131,15 @@ local function wait_next(o, prog, watchers, delay)
   end
 end
 
-local function update_watchers(watchers, warned)
+-- After a run the watchers follow what the script asked to watch. A run
+-- that failed before reaching its watch() calls asks for nothing: the
+-- watchers of the last good run stay, so new mail still wakes the loop.
+local function update_watchers(watchers, warned, code)
   local watch = require "imapsift.watch"
   local requests = watch.requests()
+  if #requests == 0 and code ~= cli.EXIT.ok and watchers:count() > 0 then
+    return warned
+  end
   watchers:update(requests)
   if #requests == 0 and not warned then
     log.warn("--watch: the script watches no mailbox " ..
@@ -169,7 +175,7 @@ local function loop(o, prog)
     else
       failures = 0
     end
-    if watchers then warned = update_watchers(watchers, warned) end
+    if watchers then warned = update_watchers(watchers, warned, code) end
     local what
     what, prog = wait_next(o, prog, watchers, delay)
     if what == "stop" then

@@ -37,6 +37,10 @@ local function connect_options(acct)
     if o[k] == nil then o[k] = v end
   end
   o.reconnect = nil
+  -- An account only watched never connected during the run: the
+  -- password is asked for (or taken from what was asked) here.
+  local ask = require("imapsift.account").ask_password
+  if ask then ask(o) end
   return o
 end
 
