@@ -39,11 +39,19 @@ static int spawn_shell(const char *command, int fd, pid_t *pid)
     char *argv[] = {"sh", "-c", (char *)command, NULL};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
+    sigset_t pipe_set;
     int e = posix_spawnattr_init(&attr);
 
     if (e != 0)
         return e;
-    e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    /* The host ignores SIGPIPE; the command gets the default action back,
+     * like any program started from a shell. */
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
+                                            POSIX_SPAWN_SETSIGDEF);
+    if (e == 0)
+        e = posix_spawnattr_setsigdefault(&attr, &pipe_set);
     if (e == 0)
         e = posix_spawnattr_setpgroup(&attr, 0);
     if (e == 0)

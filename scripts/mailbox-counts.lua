@@ -22,8 +22,9 @@ for _, name in ipairs(names) do
   -- A parent that only holds others (\Noselect) has no count.
   local ok, s = pcall(conn.status, conn, name, { "MESSAGES", "UNSEEN" })
   if ok then
-    print(("%-20s %3d messages, %d unread"):format(name, s.messages or 0,
-      s.unseen or 0))
+    local n = s.messages or 0
+    print(("%-20s %3d message%s, %d unread"):format(name, n,
+      n == 1 and "" or "s", s.unseen or 0))
   end
 end
 mail:logout()

@@ -44,4 +44,14 @@ describe("the imapsift host", function()
       assert.equal(0, code)
       assert.equal("1\n", text)
     end)
+
+  it("gives a password command the default SIGPIPE action back",
+    function()
+      local code, text = run([[-e 'local core = require "imapsift.core"
+        local out = core.run_command("grep SigIgn /proc/self/status", 10,
+          4096)
+        print(tonumber(out:match("SigIgn:%s*(%x+)"), 16) >> 12 & 1)']])
+      assert.equal(0, code)
+      assert.equal("0\n", text)
+    end)
 end)

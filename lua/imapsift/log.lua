@@ -23,7 +23,9 @@ local LABEL = { error = "ERROR", warn = "WARN", info = "INFO",
 -- Progress lines are redrawn at most this often (seconds).
 M.PROGRESS_INTERVAL = 0.25
 
-local function write_stderr(s) io.stderr:write(s) end
+-- Standard output (the plan of a dry run) is flushed first, so that the
+-- two streams read in order when they end up in one place.
+local function write_stderr(s) io.stdout:flush(); io.stderr:write(s) end
 local function write_stdout(s) io.stdout:write(s) end
 
 local cfg -- the running configuration, see setup()
