@@ -13,24 +13,7 @@ host.lock_user() -- also against runs outside ctest
 
 local FINISHED = "run finished:"
 
-local MOVE = [[
-imapsift.rule("mover", function()
-  acct.INBOX:search{ subject = "move me" }:move_to("Done")
-end)
-]]
-
-local function messages(name)
-  local c = server.connect()
-  local ok, st = pcall(c.status, c, name, { "MESSAGES" })
-  c:logout()
-  return ok and st.messages or nil
-end
-
-local function put(list)
-  local c = server.connect()
-  server.append(c, "INBOX", list)
-  c:logout()
-end
+local MOVE, messages, put = host.MOVE, host.messages, host.put
 
 describe("imapsift's loop", function()
   local dir, proc, log

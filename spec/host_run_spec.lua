@@ -11,25 +11,7 @@ local server = require "support.server"
 server.as(14)
 host.lock_user() -- also against runs outside ctest
 
-local MOVE = [[
-imapsift.rule("mover", function()
-  acct.INBOX:search{ subject = "move me" }:move_to("Done")
-end)
-]]
-
--- The server's view: number of messages in a mailbox (nil: no mailbox).
-local function messages(name)
-  local c = server.connect()
-  local ok, st = pcall(c.status, c, name, { "MESSAGES" })
-  c:logout()
-  return ok and st.messages or nil
-end
-
-local function put(list)
-  local c = server.connect()
-  server.append(c, "INBOX", list)
-  c:logout()
-end
+local MOVE, messages, put = host.MOVE, host.messages, host.put
 
 local function lines_with(text, plain)
   local out = {}

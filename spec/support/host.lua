@@ -4,6 +4,7 @@
 -- and background runs that take signals, with bounded waits on files.
 local core = require "imapsift.core"
 local server = require "support.server"
+local util = require "support.util"
 
 local M = {}
 
@@ -24,19 +25,33 @@ local function sh(cmd)
   assert(ok, "command failed: " .. cmd)
 end
 
-function M.read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local data = f:read("a")
-  f:close()
-  return data
+-- read(path) -> contents or nil; write(path, data) -> path.
+M.read = util.read_file
+function M.write(path, data)
+  util.write_file(path, data)
+  return path
 end
 
-function M.write(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-  return path
+-- A rule moving the messages whose subject says "move me" to Done.
+M.MOVE = [[
+imapsift.rule("mover", function()
+  acct.INBOX:search{ subject = "move me" }:move_to("Done")
+end)
+]]
+
+-- The server's view: number of messages in a mailbox (nil: no mailbox).
+function M.messages(name)
+  local c = server.connect()
+  local ok, st = pcall(c.status, c, name, { "MESSAGES" })
+  c:logout()
+  return ok and st.messages or nil
+end
+
+-- put(list): appends server.message{} tables to INBOX.
+function M.put(list)
+  local c = server.connect()
+  server.append(c, "INBOX", list)
+  c:logout()
 end
 
 -- lock_user(): until this process ends, no other process that asks holds
