@@ -7,21 +7,10 @@ local account = require "imapsift.account"
 local state = require "imapsift.state"
 local plan = require "imapsift.plan"
 local util = require "support.util"
-local lfs = require "lfs"
 
 local CRLF = "\r\n"
 
-local function rm_rf(path)
-  local mode = lfs.attributes(path, "mode")
-  if mode == "directory" then
-    for name in lfs.dir(path) do
-      if name ~= "." and name ~= ".." then rm_rf(path .. "/" .. name) end
-    end
-    lfs.rmdir(path)
-  elseif mode then
-    os.remove(path)
-  end
-end
+local rm_rf = require("support.util").rm_rf
 
 local servers, accounts, dir, saved_log = {}, {}
 

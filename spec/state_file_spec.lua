@@ -7,17 +7,7 @@ local plan = require "imapsift.plan"
 local lfs = require "lfs"
 local util = require "support.util"
 
-local function rm_rf(path)
-  local mode = lfs.attributes(path, "mode")
-  if mode == "directory" then
-    for name in lfs.dir(path) do
-      if name ~= "." and name ~= ".." then rm_rf(path .. "/" .. name) end
-    end
-    lfs.rmdir(path)
-  elseif mode then
-    os.remove(path)
-  end
-end
+local rm_rf = require("support.util").rm_rf
 
 local function files_under(path, out, prefix)
   out, prefix = out or {}, prefix or ""

@@ -13,17 +13,7 @@ server.as(9) -- this file's own user
 
 local BOX = "StateNew"
 
-local function rm_rf(path)
-  local mode = lfs.attributes(path, "mode")
-  if mode == "directory" then
-    for name in lfs.dir(path) do
-      if name ~= "." and name ~= ".." then rm_rf(path .. "/" .. name) end
-    end
-    lfs.rmdir(path)
-  elseif mode then
-    os.remove(path)
-  end
-end
+local rm_rf = require("support.util").rm_rf
 
 -- fresh(n) -> UIDs: BOX (re)created holding n messages.
 local function fresh(n)

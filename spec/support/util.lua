@@ -27,6 +27,20 @@ function M.feed_chunks(chunks, limits)
   return out
 end
 
+-- rm_rf(path): removes a file or a directory tree (a spec's temp dir).
+function M.rm_rf(path)
+  local lfs = require "lfs"
+  local mode = lfs.attributes(path, "mode")
+  if mode == "directory" then
+    for name in lfs.dir(path) do
+      if name ~= "." and name ~= ".." then M.rm_rf(path .. "/" .. name) end
+    end
+    lfs.rmdir(path)
+  elseif mode then
+    os.remove(path)
+  end
+end
+
 function M.read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end
