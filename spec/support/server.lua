@@ -50,7 +50,7 @@ for user, password in M.env("SPARE_USERS"):gmatch("([^%s:]+):(%S+)") do
   M.spare[#M.spare + 1] = { user = user, password = password }
 end
 
--- as(i): from now on opts()/connect() log in as spare user i (1..14).
+-- as(i): from now on opts()/connect() log in as spare user i (1..20).
 function M.as(i)
   local u = assert(M.spare[i], "no spare user " .. tostring(i))
   M.user, M.password = u.user, u.password
