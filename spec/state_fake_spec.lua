@@ -1,7 +1,7 @@
--- spec/state_fake_spec.lua: Mailbox:new() against the scripted fake
--- server: the exact commands it sends for a recorded state, HIGHESTMODSEQ
--- taken into account when known, a server answering n:* with an older
--- UID, and one that gives no UIDVALIDITY.
+-- spec/state_fake_spec.lua: Mailbox:new() and changed() against the
+-- scripted fake server: the exact commands they send for a recorded
+-- state (one STATUS while unchanged), a server answering n:* with an
+-- older UID, one that gives no UIDVALIDITY and one without CONDSTORE.
 local fake = require "support.fake"
 local account = require "imapsift.account"
 local state = require "imapsift.state"
@@ -47,13 +47,15 @@ local function recorded(fields)
   state.commit()
 end
 
--- PREAUTH, then SELECT INBOX answered with select_data, then more.
-local function start(select_data, more)
+-- PREAUTH (with caps), then STATUS INBOX answered with status (a
+-- "* STATUS" line), then more.
+local function start(status, more, caps)
   local steps = {
-    { send = "* PREAUTH [CAPABILITY IMAP4rev1] hi" .. CRLF },
-    { recv = "^A1 SELECT INBOX\r\n$" },
-    { send = select_data },
-    { reply = "OK [READ-WRITE] selected" },
+    { send = "* PREAUTH [CAPABILITY IMAP4rev1" .. (caps or "") .. "] hi" ..
+      CRLF },
+    { recv = "^A1 STATUS INBOX %(UIDNEXT UIDVALIDITY[^)]*%)\r\n$" },
+    { send = status },
+    { reply = "OK done" },
   }
   for _, s in ipairs(more or {}) do steps[#steps + 1] = s end
   steps[#steps + 1] = { drain = true }
@@ -73,6 +75,11 @@ local function sent(acct, srv)
   return out
 end
 
+local function status(uidnext, modseq)
+  return "* STATUS INBOX (UIDNEXT " .. uidnext .. " UIDVALIDITY 42" ..
+    (modseq and (" HIGHESTMODSEQ " .. modseq) or "") .. ")\r\n"
+end
+
 local function box(uidnext, modseq)
   return "* 10 EXISTS\r\n* OK [UIDVALIDITY 42] x\r\n* OK [UIDNEXT " ..
     uidnext .. "] x\r\n" .. (modseq and ("* OK [HIGHESTMODSEQ " ..
@@ -80,28 +87,23 @@ local function box(uidnext, modseq)
 end
 
 describe("Mailbox:new() on a scripted server", function()
-  it("sends only the SELECT when UIDNEXT and HIGHESTMODSEQ are as " ..
-    "recorded", function()
+  it("sends only a STATUS when UIDNEXT is as recorded, and keeps the " ..
+    "recorded HIGHESTMODSEQ", function()
     recorded{ highestmodseq = 500 }
-    local acct, srv = start(box(11, 500))
+    local acct, srv = start(status(11))
     assert.equal(0, #acct:mailbox("INBOX"):new())
-    assert.same({ "SELECT INBOX" }, sent(acct, srv))
-    assert.equal(500, state.pending()[1].highestmodseq)
-  end)
-
-  it("searches when HIGHESTMODSEQ moved though UIDNEXT did not", function()
-    recorded{ highestmodseq = 500 }
-    local acct, srv = start(box(11, 501), {
-      { recv = "^A2 UID SEARCH UID 11:%*\r\n$" },
-      { send = "* SEARCH 10\r\n" }, { reply = "OK done" } })
-    assert.equal(0, #acct:mailbox("INBOX"):new())
-    assert.same({ "SELECT INBOX", "UID SEARCH UID 11:*" }, sent(acct, srv))
+    assert.same({ "STATUS INBOX (UIDNEXT UIDVALIDITY)" }, sent(acct, srv))
+    local p = state.pending()[1]
+    assert.same({ 42, 10, 11, 500 },
+      { p.uidvalidity, p.last_uid, p.uidnext, p.highestmodseq })
   end)
 
   it("keeps only UIDs above the last seen from the n:* answer", function()
     recorded()
-    local acct, srv = start(box(14), {
-      { recv = "^A2 UID SEARCH UID 11:%*\r\n$" },
+    local acct, srv = start(status(14), {
+      { recv = "^A2 SELECT INBOX\r\n$" }, { send = box(14) },
+      { reply = "OK [READ-WRITE] selected" },
+      { recv = "^A3 UID SEARCH UID 11:%*\r\n$" },
       { send = "* SEARCH 9 10 12 13\r\n" }, { reply = "OK done" } })
     assert.same({ 12, 13 }, acct:mailbox("INBOX"):new():uids())
     sent(acct, srv)
@@ -112,10 +114,53 @@ describe("Mailbox:new() on a scripted server", function()
   it("raises kind protocol when the server gives no UIDVALIDITY",
     function()
     recorded()
-    local acct = start("* 10 EXISTS\r\n")
+    local acct = start("* STATUS INBOX (UIDNEXT 11)\r\n")
     local err = util.catch(function() acct:mailbox("INBOX"):new() end)
     assert.equal("protocol", err.kind)
     assert.matches("no UIDVALIDITY", err.text)
+    assert.same({}, state.pending())
+  end)
+end)
+
+describe("Mailbox:changed() on a scripted server", function()
+  it("sends only a STATUS when HIGHESTMODSEQ is as recorded", function()
+    recorded{ highestmodseq = 500 }
+    local acct, srv = start(status(11, 500), nil, " CONDSTORE")
+    assert.equal(0, #acct:mailbox("INBOX"):changed())
+    assert.same({ "STATUS INBOX (UIDNEXT UIDVALIDITY HIGHESTMODSEQ)" },
+      sent(acct, srv))
+    assert.equal(500, state.pending()[1].highestmodseq)
+  end)
+
+  it("searches by MODSEQ below the look's UIDNEXT when HIGHESTMODSEQ moved",
+    function()
+    recorded{ highestmodseq = 500 }
+    local acct, srv = start(status(12, 507), {
+      { recv = "^A2 SELECT INBOX %(CONDSTORE%)\r\n$" },
+      { send = box(12, 507) }, { reply = "OK [READ-WRITE] selected" },
+      { recv = "^A3 UID SEARCH UID 1:11 MODSEQ 501\r\n$" },
+      { send = "* SEARCH 3 11\r\n" }, { reply = "OK done" } },
+      " CONDSTORE")
+    assert.same({ 3, 11 }, acct:mailbox("INBOX"):changed():uids())
+    sent(acct, srv)
+    local p = state.pending()[1]
+    -- changed() moves HIGHESTMODSEQ only: new() still has 11 to give.
+    assert.same({ 42, 10, 11, 507 },
+      { p.uidvalidity, p.last_uid, p.uidnext, p.highestmodseq })
+  end)
+
+  it("raises kind usage when the server does not offer CONDSTORE",
+    function()
+    local srv = fake.new{
+      { send = "* PREAUTH [CAPABILITY IMAP4rev1] hi" .. CRLF },
+      { drain = true } }
+    servers[#servers + 1] = srv
+    local acct = account.new(srv:options{ name = "fake" })
+    accounts[#accounts + 1] = acct
+    recorded{ highestmodseq = 500 }
+    local err = util.catch(function() acct:mailbox("INBOX"):changed() end)
+    assert.equal("usage", err.kind)
+    assert.matches("CONDSTORE", err.text)
     assert.same({}, state.pending())
   end)
 end)

@@ -66,16 +66,20 @@ local function requeue(mb, sets, keys)
   for i, set in ipairs(sets) do queue(mb, set, keys[i]) end
 end
 
--- The plain select: no waiting search is sent first.
-function Mailbox:select_now(readonly)
+-- The plain select: no waiting search is sent first. condstore: SELECT
+-- (CONDSTORE) when the server offers it (RFC 7162 3.1.8), so the box has
+-- HIGHESTMODSEQ; a box selected without is selected again.
+function Mailbox:select_now(readonly, condstore)
   local ro = readonly and true or is_dry()
   return self.account:read(function(c)
     local box = c.mailbox
+    local cs = condstore and (c.capabilities or {}).CONDSTORE or nil
     if box and box.name == self.name and box.uidvalidity and
-        (box.readonly == ro or (ro and not is_dry())) then
+        (box.readonly == ro or (ro and not is_dry())) and
+        (not cs or box.condstore or box.highestmodseq) then
       return box
     end
-    return c:select(self.name, { readonly = ro })
+    return c:select(self.name, { readonly = ro, condstore = cs })
   end)
 end
 

@@ -1,8 +1,11 @@
 -- imapsift.state: what a scheduled run remembers between runs, per
--- account and mailbox: the UIDVALIDITY and the last UID it has seen, so
--- that Mailbox:new() gives only the mail that arrived since (RFC 9051
--- 2.3.1.1: UIDs only grow while UIDVALIDITY stays). A run records its
--- updates as pending; the caller commits them once the run went well.
+-- account and mailbox: the UIDVALIDITY, the last UID and UIDNEXT it has
+-- seen, so that Mailbox:new() gives only the mail that arrived since
+-- (RFC 9051 2.3.1.1: UIDs only grow while UIDVALIDITY stays), and the
+-- HIGHESTMODSEQ, so that Mailbox:changed() gives the messages whose flags
+-- changed since (RFC 7162 CONDSTORE). An unchanged mailbox costs one
+-- STATUS. A run records its updates as pending; the caller commits them
+-- once the run went well.
 -- One file per account and mailbox:
 --   <dir>/<escaped account name>/<escaped mailbox name>.state
 
@@ -237,6 +240,115 @@ function M.commit()
 end
 
 ---------------------------------------------------------------------------
+-- The first look of a run
+
+-- Whether the server keeps mod-sequences we may ask for (RFC 7162).
+local function condstore(conn)
+  return (conn.capabilities or {}).CONDSTORE == true
+end
+
+local function check_box(mb, box, how)
+  if math.type(box.uidvalidity) ~= "integer" then
+    errors.raise{ kind = "protocol", command = how .. " " .. mb.name,
+      mailbox = mb.name, text = ("the server gave no UIDVALIDITY for %s")
+        :format(mb.name) }
+  end
+end
+
+-- probe(mb, conn, modseq) -> { uidvalidity, uidnext, highestmodseq }:
+-- the mailbox as it is now, by one STATUS when it is not the selected one
+-- (no SELECT; RFC 9051 6.3.11 says not to trust STATUS on the selected
+-- mailbox), else from its SELECT. modseq: HIGHESTMODSEQ too (RFC 7162
+-- 3.1.3; only asked for when offered, as it turns CONDSTORE on).
+local function probe(mb, conn, modseq)
+  local b = conn.mailbox
+  modseq = modseq and condstore(conn)
+  if b and b.name == mb.name and b.uidvalidity then
+    b = mb:select_now(nil, modseq)
+    check_box(mb, b, "SELECT")
+    return b
+  end
+  local items = { "UIDNEXT", "UIDVALIDITY" }
+  if modseq then items[3] = "HIGHESTMODSEQ" end
+  local st = conn:status(mb.name, items)
+  check_box(mb, st, "STATUS")
+  return st
+end
+
+local function warn_validity(mb, rec, box)
+  plan.warn(("%s: %s: UIDVALIDITY changed from %d to %d; every " ..
+    "message counts as new"):format(mb.account.name, mb.name,
+    rec.uidvalidity, box.uidvalidity))
+end
+
+-- look(mb, run, modseq) -> the run's window of mb: what its first look
+-- saw { uidvalidity, uidnext, highestmodseq (when modseq) } and the
+-- record of the last run (rec, nil when absent or of another
+-- UIDVALIDITY). With a record the look is one STATUS; without one a
+-- SELECT, which the search that follows needs anyway.
+local function look(mb, run, modseq)
+  local rec = M.read(mb.account.name, mb.name)
+  local b = mb.account:read(function(conn)
+    if rec then return probe(mb, conn, modseq) end
+    local box = mb:select_now(nil, modseq and condstore(conn))
+    check_box(mb, box, "SELECT")
+    return box
+  end)
+  local w = { uidvalidity = b.uidvalidity, uidnext = b.uidnext,
+    highestmodseq = modseq and b.highestmodseq or nil }
+  if rec and rec.uidvalidity == b.uidvalidity then w.rec = rec
+  elseif rec then warn_validity(mb, rec, b) end
+  run.window = w
+  return w
+end
+
+-- same(mb, w, b) -> b; raises kind "uidvalidity" when b's UIDVALIDITY
+-- is no longer the window's (its UIDs name other messages now).
+local function same(mb, w, b)
+  if b.uidvalidity ~= w.uidvalidity then
+    errors.raise{ kind = "uidvalidity", command = "SELECT " .. mb.name,
+      mailbox = mb.name, old = w.uidvalidity, new = b.uidvalidity,
+      text = ("UIDVALIDITY of %s changed from %s to %s during the run")
+        :format(mb.name, tostring(w.uidvalidity), tostring(b.uidvalidity)) }
+  end
+  return b
+end
+
+-- select_same(mb, w [, modseq]) -> box: mb selected, still the window's.
+local function select_same(mb, w, modseq)
+  return same(mb, w, mb:select_now(nil, modseq))
+end
+
+-- remember(mb, run): a pending record of the run's window. new() moves
+-- last_uid and uidnext, changed() highestmodseq; what this run did not
+-- ask for stays as the last run recorded it, so neither misses mail.
+-- The record keeps the first look's UIDNEXT and HIGHESTMODSEQ: what
+-- happened later in the run is for the next one.
+local function remember(mb, run)
+  local w = run.window
+  local old, n = w.rec or {}, w.new
+  M.record{ account = mb.account.name, mailbox = mb.name,
+    uidvalidity = w.uidvalidity,
+    last_uid = n and n.top or old.last_uid or 0,
+    uidnext = (n or old).uidnext,
+    highestmodseq = w.changed and w.highestmodseq or old.highestmodseq,
+    rule = plan.current() }
+end
+
+local function check_opts(what, opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    errors.usage(what, "bad argument #1 (table expected, got %s)",
+      type(opts))
+  end
+end
+
+local function result(mb, w, uids)
+  plan.count("examined", #uids)
+  return msgset.new{ { mailbox = mb, uidvalidity = w.uidvalidity,
+    uids = uids } }
+end
+
+---------------------------------------------------------------------------
 -- Mailbox:new()
 
 -- The UIDs in (last, top] (top nil: no bound) in the selected mailbox
@@ -253,83 +365,105 @@ local function uids_between(conn, box, last, top)
   return out
 end
 
--- Nothing can have arrived when UIDNEXT (and HIGHESTMODSEQ, when both
--- sides know it) are what was recorded: no search is needed.
-local function unchanged(rec, box)
-  if rec.uidnext == nil or rec.uidnext ~= box.uidnext then return false end
-  if rec.highestmodseq and box.highestmodseq then
-    return rec.highestmodseq == box.highestmodseq
+-- new_uids(mb, w) -> the UIDs of the window's new mail still in mb.
+-- Nothing can have arrived while UIDNEXT is what was recorded (RFC 9051
+-- 2.3.1.1: it changes whenever mail is added): then, and for an empty
+-- window later in the run, nothing is sent.
+local function new_uids(mb, w)
+  local n = w.new
+  if n and n.top <= n.base then return {} end
+  local last = n and n.base or (w.rec and w.rec.last_uid) or 0
+  if not n and w.rec and w.rec.uidnext and w.rec.uidnext == w.uidnext then
+    w.new = { base = last, top = last, uidnext = w.uidnext }
+    return {}
   end
-  return true
-end
-
--- last_seen(rec, box) -> the UID above which mail is new, and whether
--- the record still holds (same UIDVALIDITY).
-local function last_seen(rec, box)
-  if not rec then return 0, false end
-  if rec.uidvalidity ~= box.uidvalidity then return 0, false end
-  return rec.last_uid, true
-end
-
-local function warn_validity(mb, rec, box)
-  plan.warn(("%s: %s: UIDVALIDITY changed from %d to %d; every " ..
-    "message counts as new"):format(mb.account.name, mb.name,
-    rec.uidvalidity, box.uidvalidity))
-end
-
-local function check_box(mb, box)
-  if math.type(box.uidvalidity) ~= "integer" then
-    errors.raise{ kind = "protocol", command = "SELECT " .. mb.name,
-      mailbox = mb.name, text = ("the server gave no UIDVALIDITY for %s")
-        :format(mb.name) }
+  local box, uids = mb.account:read(function(conn)
+    local b = select_same(mb, w)
+    return b, uids_between(conn, b, last, n and n.top)
+  end)
+  if not n then
+    w.new = { base = last, top = math.max(last, uids[#uids] or 0),
+      uidnext = box.uidnext }
   end
-end
-
--- remember(mb, run, box, last, uids, window): this run's window (the
--- first look's, unless window is still valid) and a pending record of it.
--- The record keeps the first look's UIDNEXT: mail that arrived later in
--- the run is above the window, so the next run must search for it.
-local function remember(mb, run, box, last, uids, w)
-  if not w then
-    w = { base = last, top = math.max(last, uids[#uids] or 0),
-      uidvalidity = box.uidvalidity, uidnext = box.uidnext,
-      highestmodseq = box.highestmodseq }
-    run.window = w
-  end
-  M.record{ account = mb.account.name, mailbox = mb.name,
-    uidvalidity = w.uidvalidity, last_uid = w.top, uidnext = w.uidnext,
-    highestmodseq = w.highestmodseq, rule = plan.current() }
+  return uids
 end
 
 -- Mailbox:new([opts]) -> MessageSet of the messages that arrived since
 -- the last recorded run (all of them the first time, or when UIDVALIDITY
--- changed), and a pending record of what is now seen. One SELECT (EXAMINE
--- in a dry run) and at most one UID SEARCH. Every look in one run sees
--- the same window of UIDs as the first (what is still in the mailbox of
--- it): mail arriving during the run is for the next one, for all rules
--- alike. opts: reserved (a table).
+-- changed), and a pending record of what is now seen. An unchanged
+-- mailbox costs one STATUS; else a SELECT (EXAMINE in a dry run) and one
+-- UID SEARCH. Every look in one run sees the same window of UIDs as the
+-- first (what is still in the mailbox of it): mail arriving during the
+-- run is for the next one, for all rules alike. opts: reserved (a table).
 function mailbox.Mailbox:new(opts)
-  if opts ~= nil and type(opts) ~= "table" then
-    errors.usage("new", "bad argument #1 (table expected, got %s)",
-      type(opts))
+  check_opts("new", opts)
+  local run = run_of(self.account.name, self.name)
+  mailbox.flush_account(self.account)
+  local w = run.window or look(self, run, false)
+  local uids = new_uids(self, w)
+  remember(self, run)
+  return result(self, w, uids)
+end
+
+---------------------------------------------------------------------------
+-- Mailbox:changed()
+
+-- modseq(mb, w): the window's HIGHESTMODSEQ, asked for now when the
+-- run's first look did not need it. Kind "usage" when the mailbox keeps
+-- no mod-sequences (NOMODSEQ).
+local function modseq(mb, w)
+  if w.highestmodseq then return end
+  local b = mb.account:read(function(conn) return probe(mb, conn, true) end)
+  same(mb, w, b)
+  if math.type(b.highestmodseq) ~= "integer" then
+    errors.usage("changed", "%s keeps no mod-sequences (NOMODSEQ)", mb.name)
+  end
+  w.highestmodseq = b.highestmodseq
+end
+
+-- changed_uids(mb, w) -> the UIDs below the window's UIDNEXT whose
+-- mod-sequence passed the recorded HIGHESTMODSEQ (all of them without
+-- one): UID SEARCH MODSEQ (RFC 7162 3.1.5). Nothing is sent past the
+-- look while HIGHESTMODSEQ is as recorded.
+local function changed_uids(mb, w)
+  local c = w.changed
+  if not c then
+    modseq(mb, w)
+    c = { since = w.rec and w.rec.highestmodseq,
+      top = w.uidnext and w.uidnext - 1 }
+    w.changed = c
+  end
+  if c.since == w.highestmodseq or (c.top and c.top < 1) then return {} end
+  return mb.account:read(function(conn)
+    local b = select_same(mb, w, true)
+    if b.exists == 0 then return {} end
+    local keys = c.top and { "UID", "1:" .. c.top } or {}
+    if c.since then
+      keys[#keys + 1], keys[#keys + 2] = "MODSEQ", c.since + 1
+    end
+    return conn:search(#keys > 0 and keys or { "ALL" })
+  end)
+end
+
+-- Mailbox:changed([opts]) -> MessageSet of the messages whose flags
+-- changed since the last recorded run that asked (all of them the first
+-- time, or when UIDVALIDITY changed); mail that arrived since counts as
+-- changed too (changed() - new() leaves it out). Changes the run itself
+-- makes count for the next run. An unchanged mailbox costs one STATUS;
+-- else a SELECT (CONDSTORE) and one UID SEARCH MODSEQ. Recorded like
+-- new(), with the same window. Needs CONDSTORE (RFC 7162): kind "usage"
+-- without it. opts: reserved (a table).
+function mailbox.Mailbox:changed(opts)
+  check_opts("changed", opts)
+  if not self.account:read(condstore) then
+    errors.usage("changed", "the server does not offer CONDSTORE")
   end
   local run = run_of(self.account.name, self.name)
-  local w = run.window
-  local rec = w and { uidvalidity = w.uidvalidity, last_uid = w.base } or
-    M.read(self.account.name, self.name)
   mailbox.flush_account(self.account)
-  local box, last, uids, valid = self.account:read(function(conn)
-    local b = self:select_now()
-    check_box(self, b)
-    local l, v = last_seen(rec, b)
-    if v and not w and unchanged(rec, b) then return b, l, {}, v end
-    return b, l, uids_between(conn, b, l, v and w and w.top or nil), v
-  end)
-  if rec and not valid then warn_validity(self, rec, box) end
-  plan.count("examined", #uids)
-  remember(self, run, box, last, uids, valid and w or nil)
-  return msgset.new{ { mailbox = self, uidvalidity = box.uidvalidity,
-    uids = uids } }
+  local w = run.window or look(self, run, true)
+  local uids = changed_uids(self, w)
+  remember(self, run)
+  return result(self, w, uids)
 end
 
 return M
