@@ -247,6 +247,42 @@ local function eightbit_header(message)
   return head:find("[\128-\255]") ~= nil
 end
 
+-- message_args(args, m, what) -> args with what one message adds to
+-- APPEND: [flag list] [date] literal (RFC 3502 repeats these per message
+-- of a MULTIAPPEND), and the INTERNALDATE string sent. m: { message,
+-- flags, date } (date: an INTERNALDATE string or epoch seconds).
+function Connection:message_args(args, m, what)
+  if m.flags then
+    args[#args + 1] = argforms.flag_list(argforms.flags(m.flags,
+      "flags", what))
+  end
+  local date = m.date
+  if math.type(date) == "integer" then date = internaldate.format(date) end
+  if date then args[#args + 1] = { qstr = date } end
+  if self.utf8 and eightbit_header(m.message) then
+    -- RFC 6855 3: after ENABLE UTF8=ACCEPT, 8-bit header fields go in
+    -- the UTF8 data item as literal8.
+    args[#args + 1] = "UTF8"
+    args[#args + 1] = { { literal = m.message, binary = true } }
+  else
+    args[#args + 1] = { literal = m.message }
+  end
+  return args, date
+end
+
+-- APPENDUID's UIDs for a command of count messages (RFC 4315: in the
+-- order of the messages), or nil when the server gave none that fit.
+local function appended_uids(tagged, data, count, what)
+  local code = tagged and tagged.code
+  if not (code and code.name == "APPENDUID" and
+      type(code.value) == "table") then
+    return nil
+  end
+  local uids = expand(code.value.uids, what, data)
+  if #uids ~= count then return nil end
+  return code.value.uidvalidity, uids
+end
+
 -- append(name, message [, opts{ flags, date }]) -> { uidvalidity, uid }
 -- (date: an INTERNALDATE string or epoch seconds)
 -- or true when the server gives no APPENDUID.
@@ -254,34 +290,191 @@ function Connection:append(name, message, opts)
   opts = opts or {}
   local what = "APPEND to " .. q(tostring(name))
   if type(message) ~= "string" then usage(what, "message must be a string") end
-  local args = { mbox(name, what) }
-  if opts.flags then
-    args[#args + 1] = argforms.flag_list(argforms.flags(opts.flags,
-      "flags", what))
-  end
-  local date = opts.date
-  if math.type(date) == "integer" then date = internaldate.format(date) end
-  if date then args[#args + 1] = { qstr = date } end
-  if self.utf8 and eightbit_header(message) then
-    -- RFC 6855 3: after ENABLE UTF8=ACCEPT, 8-bit header fields go in
-    -- the UTF8 data item as literal8.
-    args[#args + 1] = "UTF8"
-    args[#args + 1] = { { literal = message, binary = true } }
-  else
-    args[#args + 1] = { literal = message }
-  end
+  local args, date = self:message_args({ mbox(name, what) },
+    { message = message, flags = opts.flags, date = opts.date }, what)
   if self.intercept then
     return self:intercepted{ command = "APPEND", mailbox = name,
       flags = opts.flags, date = date, message = message, size = #message,
       args = args, what = what }
   end
   local tagged, data = self:mutate("APPEND", args, what)
-  local code = tagged and tagged.code
-  if code and code.name == "APPENDUID" and type(code.value) == "table" then
-    return { uidvalidity = code.value.uidvalidity,
-      uid = expand(code.value.uids, what, data)[1], uids = code.value.uids }
+  local uv, uids = appended_uids(tagged, data, 1, what)
+  if uv then
+    return { uidvalidity = uv, uid = uids[1],
+      uids = tagged.code.value.uids }
   end
   return true
+end
+
+-- Bounds on one MULTIAPPEND command (RFC 3502 appends all of its
+-- messages or none, so a failure costs at most this much), and on its
+-- synchronizing literals (the encoder's ISF_CMD_MAX_SEGMENTS is 64).
+local APPEND = {
+  batch = 1000, batch_bytes = 64 * 1024 * 1024, max_sync = 60,
+  -- Commands in flight: an APPEND's answer is one short line, so many
+  -- can be outstanding without the server blocking on its writes.
+  window = 64,
+  literal_minus_max = 4096, -- RFC 7888 LITERAL-: larger ones synchronize
+}
+-- Whether a literal of n bytes waits for "+" (RFC 7888).
+local function synchronizing(caps, n)
+  if caps["LITERAL+"] then return false end
+  if caps["LITERAL-"] then return n > APPEND.literal_minus_max end
+  return true
+end
+
+-- append_items(messages, what) -> array of { args, size, sync }: each
+-- message's part of an APPEND, checked before anything is sent.
+function Connection:append_items(messages, what)
+  if type(messages) ~= "table" then
+    usage(what, "messages must be an array, not %s", type(messages))
+  end
+  local items = {}
+  for i, m in ipairs(messages) do
+    if type(m) == "string" then m = { message = m } end
+    if type(m) ~= "table" or type(m.message) ~= "string" then
+      usage(what, "message %d must be a string or { message = string }", i)
+    end
+    items[i] = { args = self:message_args({}, m, what), size = #m.message,
+      sync = synchronizing(self.capabilities, #m.message) and 1 or 0 }
+  end
+  return items
+end
+
+-- append_batches(items, opts) -> array of { first, last }: one APPEND
+-- per message, or with MULTIAPPEND (unless opts.multiappend == false)
+-- runs of messages within APPEND's bounds.
+function Connection:append_batches(items, opts)
+  local multi = self.capabilities.MULTIAPPEND and opts.multiappend ~= false
+  local most = multi and (opts.batch or APPEND.batch) or 1
+  local out, b = {}, nil
+  for i, it in ipairs(items) do
+    if not b or i - b.first >= most or
+        b.bytes + it.size > APPEND.batch_bytes or
+        b.syncs + it.sync > APPEND.max_sync then
+      b = { first = i, bytes = 0, syncs = 0 }
+      out[#out + 1] = b
+    end
+    b.last, b.bytes, b.syncs = i, b.bytes + it.size, b.syncs + it.sync
+  end
+  return out
+end
+
+-- The arguments of the APPEND for batch b.
+local function batch_args(target, items, b)
+  local args = { target }
+  for i = b.first, b.last do
+    local a = items[i].args
+    table.move(a, 1, #a, #args + 1, args)
+  end
+  return args
+end
+
+-- Failures that belong to one APPEND command: the link is still good,
+-- the commands after it in flight are still answered.
+local APPEND_OWN = { no = true, bad = true, limit = true, protocol = true,
+  usage = true }
+
+local function own_append_failure(self, err)
+  return errors.is(err) and APPEND_OWN[err.kind] and self.conn ~= nil and
+    not self.conn:closed() and not self.dropped
+end
+
+-- The batch's results from its completion (APPENDUID, or true each).
+local function take_batch(results, b, tagged, data, what)
+  local n = b.last - b.first + 1
+  local uv, uids = appended_uids(tagged, data, n, what)
+  for i = b.first, b.last do
+    results[i] = uv and { uidvalidity = uv, uid = uids[i - b.first + 1] }
+      or true
+  end
+end
+
+-- append_window(run) -> the first failure (nil when every batch went
+-- in): sends the batches at most a window ahead of the answers, reads
+-- them in order into run.results. After a command's own failure nothing
+-- more is sent, but those in flight are still read (they may succeed);
+-- a lost link abandons them and raises run.lost.
+function Connection:append_window(run)
+  local batches, tags, sent, failure = run.batches, {}, 0, nil
+  for k = 1, #batches do
+    while not failure and sent < #batches and sent < k - 1 + run.window do
+      local b = batches[sent + 1]
+      local ok, tag = pcall(self.send, self, "APPEND",
+        batch_args(run.target, run.items, b), run.what)
+      if ok then
+        sent = sent + 1
+        tags[sent] = tag
+      elseif own_append_failure(self, tag) then
+        failure = { err = tag, k = sent + 1 } -- nothing of it was sent
+      else
+        self:abandon_all(tags, k)
+        run.lost = tag
+        return { err = tag, k = k }
+      end
+    end
+    if k > sent then break end
+    local ok, tagged, data = pcall(self.wait, self, tags[k], run.what, nil,
+      "APPEND")
+    if ok then
+      take_batch(run.results, batches[k], tagged, data, run.what)
+      run.done = run.done + batches[k].last - batches[k].first + 1
+      if connection.on_progress then
+        connection.on_progress("APPEND", run.done, #run.items)
+      end
+    elseif own_append_failure(self, tagged) then
+      failure = failure or { err = tagged, k = k }
+    else
+      self:abandon_all(tags, k + 1); run.lost = tagged
+      return { err = tagged, k = k }
+    end
+  end
+  return failure
+end
+
+-- The error append_many raises: the failed command's kind, code and
+-- text, with appended = how many messages from the first were confirmed
+-- (messages[appended + 1] is the first not appended), results = what
+-- every confirmed message got (later ones in flight may have gone in),
+-- and uncertain = true when the link was lost with commands in flight.
+local function append_error(run, failure, name)
+  local err, n = failure.err, 0
+  while run.results[n + 1] ~= nil do n = n + 1 end
+  local fields = errors.is(err) and err or { kind = "protocol",
+    text = tostring(err) }
+  return errors.new{ kind = fields.kind, code = fields.code,
+    text = fields.text, command = "APPEND", mailbox = name, appended = n,
+    results = run.results, uncertain = run.lost ~= nil or nil,
+    cause = err }
+end
+
+-- append_many(name, messages [, opts]) -> one { uidvalidity, uid }
+-- (APPENDUID) or true per message, in order. messages: strings or
+-- { message, flags, date }. With MULTIAPPEND (RFC 3502) runs of up to
+-- opts.batch (1000) messages or 64 MiB go in one command; otherwise one
+-- APPEND each. Commands are pipelined, opts.window (default: the
+-- connection's pipeline_window, else 64) at a time; literals are
+-- non-synchronizing with LITERAL+ or LITERAL- (RFC 7888), else each
+-- waits for its "+". opts.multiappend = false sends one per command.
+-- A failure raises a structured error (see append_error); nothing is
+-- reported appended that was not. A dry run calls the interceptor once.
+function Connection:append_many(name, messages, opts)
+  opts = opts or {}
+  local what = "APPEND to " .. q(tostring(name))
+  local target = mbox(name, what)
+  local items = self:append_items(messages, what)
+  if self.intercept then
+    local size = 0
+    for _, it in ipairs(items) do size = size + it.size end
+    return self:intercepted{ command = "APPEND", mailbox = name,
+      messages = messages, count = #items, size = size, what = what }
+  end
+  local run = { target = target, items = items, what = what, results = {},
+    done = 0, batches = self:append_batches(items, opts),
+    window = opts.window or self.opts.pipeline_window or APPEND.window }
+  local failure = self:append_window(run)
+  if failure then error(append_error(run, failure, name), 0) end
+  return run.results
 end
 
 function Connection:namespace()
