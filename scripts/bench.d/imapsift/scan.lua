@@ -1,0 +1,20 @@
+-- Bench job scan with imapsift's rules layer: count the messages of
+-- BENCH_MAILBOX per sender (the From header's first address, lowercased).
+local imapsift = require "imapsift"
+local env = os.getenv
+
+local acct = imapsift.account{ host = env("BENCH_HOST"),
+  port = tonumber(env("BENCH_PORT")), tls = "none", allow_plaintext = true,
+  user = env("BENCH_USER"), password = env("BENCH_PASSWORD") }
+
+local messages, senders, distinct = 0, {}, 0
+for msg in acct:mailbox(env("BENCH_MAILBOX")):search{}:each{ "from" } do
+  messages = messages + 1
+  local first = msg.from[1]
+  if first then
+    local a = first.address:lower()
+    if not senders[a] then senders[a], distinct = true, distinct + 1 end
+  end
+end
+
+print(('RESULT {"messages": %d, "senders": %d}'):format(messages, distinct))
