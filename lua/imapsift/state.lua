@@ -282,12 +282,14 @@ local function warn_validity(mb, rec, box)
 end
 
 -- look(mb, run, modseq) -> the run's window of mb: what its first look
--- saw { uidvalidity, uidnext, highestmodseq (when modseq) } and the
--- record of the last run (rec, nil when absent or of another
--- UIDVALIDITY). With a record the look is one STATUS; without one a
+-- saw { uidvalidity, uidnext, highestmodseq (asked for when modseq or
+-- recorded) } and the record of the last run (rec, nil when absent or of
+-- another UIDVALIDITY). With a record the look is one STATUS; without one a
 -- SELECT, which the search that follows needs anyway.
 local function look(mb, run, modseq)
   local rec = M.read(mb.account.name, mb.name)
+  -- A record with HIGHESTMODSEQ: changed() is used, likely in this run.
+  modseq = modseq or (rec and rec.highestmodseq ~= nil)
   local b = mb.account:read(function(conn)
     if rec then return probe(mb, conn, modseq) end
     local box = mb:select_now(nil, modseq and condstore(conn))
@@ -295,7 +297,7 @@ local function look(mb, run, modseq)
     return box
   end)
   local w = { uidvalidity = b.uidvalidity, uidnext = b.uidnext,
-    highestmodseq = modseq and b.highestmodseq or nil }
+    highestmodseq = b.highestmodseq }
   if rec and rec.uidvalidity == b.uidvalidity then w.rec = rec
   elseif rec then warn_validity(mb, rec, b) end
   run.window = w

@@ -1,0 +1,240 @@
+-- spec/state_incremental_spec.lua: incremental runs against the private
+-- Dovecot with CONDSTORE: an unchanged mailbox costs one STATUS, a flag
+-- changed by another connection shows in Mailbox:changed() and not in
+-- new(), an APPEND in new(), a new UIDVALIDITY makes everything changed,
+-- a run that asks only for changes keeps new()'s place, a dry run
+-- records nothing, and the selected mailbox is never asked by STATUS.
+local imapsift = require "imapsift"
+local server = require "support.server"
+local util = require "support.util"
+local state = require "imapsift.state"
+local plan = require "imapsift.plan"
+
+server.as(16) -- rita: this file's own user
+
+local BOX = "StateIncr"
+
+local rm_rf = util.rm_rf
+
+-- with_conn(fn) -> fn(imap)'s result, on a connection of the spec's own
+-- (the "other client" whose changes a run must see).
+local function with_conn(fn)
+  local imap = server.connect()
+  local ok, res = pcall(fn, imap)
+  imap:logout()
+  assert(ok, res)
+  return res
+end
+
+-- fresh(n) -> UIDs: BOX (re)created holding n messages.
+local function fresh(n)
+  return with_conn(function(imap)
+    pcall(imap.delete, imap, BOX)
+    imap:create(BOX)
+    return n > 0 and server.fill(imap, BOX, n) or {}
+  end)
+end
+
+local function append(n)
+  return with_conn(function(imap) return server.fill(imap, BOX, n) end)
+end
+
+-- flag(uids, flag): another client sets flag on uids.
+local function flag(uids, f)
+  with_conn(function(imap)
+    imap:select(BOX)
+    imap:store(uids, "+FLAGS", { f })
+  end)
+end
+
+-- run(fn) -> the tagged commands sent (tag dropped): one run of a script
+-- with an account of its own, as every scheduled run has.
+local function run(fn)
+  local sent = {}
+  local acct = imapsift.account(server.opts{ name = "rita-incr",
+    trace = function(dir, line)
+      local cmd = (dir == "C" or dir == ">") and line:match("^A%d+ (.*)$")
+      if cmd then sent[#sent + 1] = cmd end
+    end })
+  local ok, err = pcall(fn, acct:mailbox(BOX))
+  acct:logout()
+  assert(ok, err)
+  return sent
+end
+
+-- The commands of a run but logging in and out.
+local function about_box(sent)
+  local out = {}
+  for _, c in ipairs(sent) do
+    if not (c:match("^AUTHENTICATE") or c:match("^LOGIN") or
+        c == "LOGOUT") then
+      out[#out + 1] = c
+    end
+  end
+  return out
+end
+
+describe("incremental runs on Dovecot (CONDSTORE)", function()
+  local dir, lines, log_before
+
+  before_each(function()
+    dir = util.tmpname()
+    state.set_dir(dir)
+    state.discard()
+    plan.reset()
+    plan.dry_run(false)
+    lines = {}
+    log_before = plan.log
+    plan.log = function(line) lines[#lines + 1] = line end
+  end)
+
+  after_each(function()
+    plan.log = log_before
+    plan.dry_run(false)
+    plan.reset()
+    state.set_dir(nil)
+    state.discard()
+    rm_rf(dir)
+  end)
+
+  teardown(function()
+    with_conn(function(imap) pcall(imap.delete, imap, BOX) end)
+  end)
+
+  -- A first run of new() and changed() that the later runs start from.
+  local function first(n)
+    local uids = fresh(n)
+    local got_new, got_changed
+    run(function(mb)
+      got_new = mb:new():uids()
+      got_changed = mb:changed():uids()
+    end)
+    assert.same(uids, got_new)
+    assert.same(uids, got_changed)
+    assert.equal(1, state.commit())
+    return uids
+  end
+
+  it("sends one STATUS for an unchanged mailbox, at most 3 commands in " ..
+    "all", function()
+    first(20)
+    local got_new, got_changed
+    local sent = run(function(mb)
+      got_new = mb:new():uids()
+      got_changed = mb:changed():uids()
+      -- later looks in the run send nothing more
+      assert.equal(0, #mb:new())
+      assert.equal(0, #mb:changed())
+    end)
+    assert.same({}, got_new)
+    assert.same({}, got_changed)
+    assert.is_true(#sent <= 3, table.concat(sent, "; "))
+    assert.same({ ("STATUS %s (UIDNEXT UIDVALIDITY HIGHESTMODSEQ)")
+      :format(BOX) }, about_box(sent))
+    assert.equal(1, state.commit())
+  end)
+
+  it("shows a flag changed by another client in changed(), not in new()",
+    function()
+    local uids = first(5)
+    flag({ uids[2], uids[4] }, "\\Flagged")
+    local got_new, got_changed
+    local sent = run(function(mb)
+      got_new = mb:new():uids()
+      got_changed = mb:changed():uids()
+    end)
+    assert.same({}, got_new)
+    assert.same({ uids[2], uids[4] }, got_changed)
+    assert.equal(1, util.count(sent, "^UID SEARCH .*MODSEQ %d+$"))
+    assert.equal(0, util.count(sent, "FETCH"))
+    state.commit()
+    -- and only once
+    sent = run(function(mb) got_changed = mb:changed():uids() end)
+    assert.same({}, got_changed)
+    assert.same({ ("STATUS %s (UIDNEXT UIDVALIDITY HIGHESTMODSEQ)")
+      :format(BOX) }, about_box(sent))
+  end)
+
+  it("shows an APPEND in new() (and, as a change, in changed())",
+    function()
+    first(3)
+    local more = append(2)
+    local got_new, got_changed, without
+    run(function(mb)
+      got_new = mb:new():uids()
+      got_changed = mb:changed():uids()
+      without = (mb:changed() - mb:new()):uids()
+    end)
+    assert.same(more, got_new)
+    assert.same(more, got_changed)
+    assert.same({}, without)
+    state.commit()
+    local rec = state.read("rita-incr", BOX)
+    assert.equal(more[2], rec.last_uid)
+    assert.equal(more[2] + 1, rec.uidnext)
+  end)
+
+  it("keeps new()'s place in a run that asks only for changes", function()
+    local uids = first(3)
+    local more = append(1)
+    flag({ uids[1] }, "\\Seen")
+    local got
+    run(function(mb) got = mb:changed():uids() end)
+    assert.same({ uids[1], more[1] }, got)
+    state.commit()
+    run(function(mb) got = mb:new():uids() end)
+    assert.same(more, got)
+  end)
+
+  it("makes everything changed when UIDVALIDITY changed, with a warning",
+    function()
+    first(2)
+    local old = state.read("rita-incr", BOX).uidvalidity
+    local uids = fresh(3)
+    local got_new, got_changed
+    run(function(mb)
+      got_changed = mb:changed():uids()
+      got_new = mb:new():uids()
+    end)
+    assert.same(uids, got_changed)
+    assert.same(uids, got_new)
+    local new = state.pending()[1].uidvalidity
+    assert.are_not.equal(old, new)
+    assert.equal(1, util.count(lines, util.lit(("warning: rita-incr: %s: " ..
+      "UIDVALIDITY changed from %d to %d; every message counts as new")
+      :format(BOX, old, new))))
+  end)
+
+  it("records nothing in a dry run (and only examines)", function()
+    local uids = first(3)
+    local file = select(2, state.path("rita-incr", BOX))
+    local before = util.read_file(file)
+    flag({ uids[3] }, "\\Answered")
+    plan.dry_run(true)
+    local got
+    local sent = run(function(mb) got = mb:changed():uids() end)
+    assert.same({ uids[3] }, got)
+    assert.equal(0, util.count(sent, "^SELECT "))
+    assert.equal(1, util.count(sent, "^EXAMINE .*%(CONDSTORE%)"))
+    assert.equal(0, state.commit())
+    assert.equal(before, util.read_file(file))
+    plan.dry_run(false)
+    run(function(mb) got = mb:changed():uids() end)
+    assert.same({ uids[3] }, got)
+  end)
+
+  it("sends no STATUS for the mailbox the run has selected", function()
+    first(4)
+    local got_new, got_changed
+    local sent = run(function(mb)
+      assert.equal(4, #mb:search{})
+      got_new = mb:new():uids()
+      got_changed = mb:changed():uids()
+    end)
+    assert.same({}, got_new)
+    assert.same({}, got_changed)
+    assert.equal(0, util.count(sent, "^STATUS"))
+    assert.equal(1, util.count(sent, "^SELECT"))
+    assert.equal(2, #about_box(sent))
+  end)
+end)
