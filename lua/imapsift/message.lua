@@ -33,7 +33,42 @@ function M.header_name(name)
   return name
 end
 
--- The value of a header-derived field, from the parsed header block.
+-- A Message keeps little of its own: { uid, o_ = origin, h_ = header
+-- block } and the items and decoded fields read so far. The origin {
+-- mailbox, uidvalidity, wanted } is shared by the messages read together;
+-- the header block stays the one string the server sent (the only raw
+-- copy: parsed when a header is asked for, the parse kept only for the
+-- message read last), and a decoded field is kept once computed.
+
+-- The last origin made, held weakly so that it never keeps an account.
+local recent = setmetatable({}, { __mode = "v" })
+
+local function origin(mailbox, uidvalidity, wanted)
+  local o = recent.o
+  if not (o and o.mailbox == mailbox and o.uidvalidity == uidvalidity and
+      o.wanted == wanted) then
+    o = { mailbox = mailbox, uidvalidity = uidvalidity, wanted = wanted }
+    recent.o = o
+  end
+  return o
+end
+
+-- The parsed header block of the message read last, so that msg.subject
+-- then msg.from parse it once; one entry, its key held weakly.
+local memo = setmetatable({}, { __mode = "k" })
+
+local function parsed(self, block)
+  local p = memo[self]
+  if p == nil then
+    local old = next(memo)
+    if old ~= nil then memo[old] = nil end
+    p = headers().parse(block)
+    memo[self] = p
+  end
+  return p
+end
+
+-- The value of a header-derived field, from the header block.
 local function from_header(self, field)
   local raw = self:raw_headers(M.HEADER_FIELDS[field])
   if raw == nil then
@@ -60,6 +95,9 @@ end
 function Message.__index(self, k)
   local m = Message[k]
   if m ~= nil then return m end
+  if k == "mailbox" or k == "uidvalidity" then
+    return rawget(self, "o_")[k]
+  end
   local v
   if M.HEADER_FIELDS[k] then
     v = from_header(self, k)
@@ -74,8 +112,8 @@ end
 -- fetch(items) -> the FETCH table of this message, on the account's
 -- connection, with its mailbox selected under the set's UIDVALIDITY.
 function Message:fetch(items)
-  local mb, uv, uid = rawget(self, "mailbox"), rawget(self, "uidvalidity"),
-    rawget(self, "uid")
+  local o = rawget(self, "o_")
+  local mb, uv, uid = o.mailbox, o.uidvalidity, rawget(self, "uid")
   local r = mb.account:read(function(c)
     mb:ensure(uv, true)
     return c:fetch({ uid }, items)[1]
@@ -110,13 +148,16 @@ end
 -- read without that field.
 function Message:raw_headers(name)
   local lname = name:lower()
-  local hdrs, known = rawget(self, "hdrs_"), rawget(self, "known_")
-  if hdrs and (known == true or known[lname]) then return hdrs[lname] end
-  local block = header_block(self:fetch{ "BODY.PEEK[HEADER]" }) or ""
-  hdrs = headers().parse(block)
-  rawset(self, "hdrs_", hdrs)
-  rawset(self, "known_", true)
-  return hdrs[lname]
+  local block = rawget(self, "h_")
+  local known = rawget(self, "k_") or rawget(self, "o_").wanted
+  if block and (known == true or (known and known[lname])) then
+    return parsed(self, block)[lname]
+  end
+  block = header_block(self:fetch{ "BODY.PEEK[HEADER]" }) or ""
+  memo[self] = nil
+  rawset(self, "h_", block)
+  rawset(self, "k_", true)
+  return parsed(self, block)[lname]
 end
 
 -- header(name) -> the first value of header name, RFC 2047 words decoded
@@ -201,21 +242,21 @@ end
 
 function Message:__tostring()
   return ("message UID %d in %s"):format(rawget(self, "uid"),
-    rawget(self, "mailbox").name)
+    rawget(self, "o_").mailbox.name)
 end
 
 -- new(mailbox, uidvalidity, r [, wanted]) -> Message from a FETCH table
--- r; wanted lists the (lower-case) header names the FETCH asked for.
+-- r; wanted lists the (lower-case) header names the FETCH asked for. The
+-- table is made at its final size: one constructor for what r holds.
 function M.new(mailbox, uidvalidity, r, wanted)
-  local self = setmetatable({ uid = r.uid, mailbox = mailbox,
-    uidvalidity = uidvalidity, hdrs_ = false, known_ = false }, Message)
-  set_items(self, r)
-  local block = header_block(r)
-  if block and wanted then
-    rawset(self, "hdrs_", headers().parse(block))
-    rawset(self, "known_", wanted)
+  local o = origin(mailbox, uidvalidity, wanted)
+  local block = wanted and header_block(r) or nil
+  if r.flags == nil and r.size == nil and r.internaldate == nil then
+    return setmetatable({ uid = r.uid, o_ = o, h_ = block }, Message)
   end
-  return self
+  return setmetatable({ uid = r.uid, o_ = o, h_ = block, flags = r.flags,
+    size = r.size, date = r.internaldate and
+      internaldate.parse(r.internaldate) }, Message)
 end
 
 ---------------------------------------------------------------------------
