@@ -8,6 +8,7 @@ local acct = imapsift.account{ name = "bench", host = env("BENCH_HOST"),
   port = tonumber(env("BENCH_PORT")), tls = "none", allow_plaintext = true,
   user = env("BENCH_USER"), password = env("BENCH_PASSWORD") }
 
-local new = acct:mailbox(env("BENCH_MAILBOX")):new():flag("\\Flagged")
+local new = acct:mailbox(env("BENCH_MAILBOX")):new()
+new:flag("\\Flagged")
 
-print(('RESULT {"new": %d}'):format(new))
+print(('RESULT {"new": %d}'):format(#new))

@@ -17,15 +17,21 @@ local function criteria(kind, a, b)
   error("unknown rule kind " .. tostring(kind))
 end
 
-local stored = 0
+local matched = {}
 for line in io.lines(env("BENCH_RULES20")) do
   line = line:gsub("\r$", "")
   if line ~= "" and not line:find("^#") then
     local f = {}
     for field in line:gmatch("[^\t]+") do f[#f + 1] = field end
-    stored = stored + inbox:search(criteria(f[2], f[3], f[4]))
-      :add_keyword(f[1])
+    local set = inbox:search(criteria(f[2], f[3], f[4]))
+    set:add_keyword(f[1])
+    matched[#matched + 1] = set
   end
 end
+
+-- Counted after every rule: flag actions may be deferred and sent
+-- together, and reading a set's size is where they are settled.
+local stored = 0
+for _, set in ipairs(matched) do stored = stored + #set end
 
 print(('RESULT {"stored": %d}'):format(stored))
