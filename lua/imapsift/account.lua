@@ -25,8 +25,10 @@ end
 local OWN = { name = true, create = true }
 
 -- defaults: connect options every new account gets where its own leave
--- them nil (the command sets trace for --trace).
-M.defaults = {}
+-- them nil (the command sets trace for --trace). parallel: at most this
+-- many connections for one big read; parallel_threshold: a read of more
+-- messages than this is split over them (parallel.lua).
+M.defaults = { parallel = 4, parallel_threshold = 20000 }
 
 -- The accounts of this run and the ones that could not connect or log
 -- in (reset_run() starts a new run).
@@ -173,6 +175,39 @@ function Account:write(fn)
   return fn(self:conn())
 end
 
+-- read_lanes() -> array of the extra read connections for big reads
+-- (parallel.lua's lanes), opened on first call: up to parallel - 1 with
+-- the account's options; the first that cannot connect or log in (a
+-- server limit) stops the opening. Closed by logout().
+function Account:read_lanes()
+  local lanes = rawget(self, "lanes")
+  if lanes then return lanes end
+  lanes = {}
+  rawset(self, "lanes", lanes)
+  local opts = rawget(self, "opts")
+  local n = math.tointeger(opts.parallel) or 1
+  for _ = 2, n do
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    o.reconnect = nil
+    local ok, c = pcall(require("imapsift").connect, o)
+    if not ok then break end
+    lanes[#lanes + 1] = { conn = c, queue = {} }
+    event(self, "opened a read connection")
+  end
+  return lanes
+end
+
+local function close_lanes(self)
+  for _, l in ipairs(rawget(self, "lanes") or {}) do
+    if not l.dead and l.conn:state() ~= "LOGOUT" then
+      if not pcall(l.conn.logout, l.conn) then l.conn:shutdown() end
+      event(self, "closed a read connection")
+    end
+  end
+  rawset(self, "lanes", nil)
+end
+
 -- mailbox(name) -> the Mailbox of that name (one object per name).
 function Account:mailbox(name)
   if type(name) ~= "string" or name == "" then
@@ -199,6 +234,7 @@ end
 -- logout(): log out (or drop a broken link) and forget the connection;
 -- the next use connects again.
 function Account:logout()
+  close_lanes(self)
   local c = rawget(self, "link")
   rawset(self, "link", false)
   if c and c:state() ~= "LOGOUT" then

@@ -291,6 +291,7 @@ M.items_for = items_for
 function M.each(self, fields)
   local items, wanted = items_for(fields)
   local parts, pi, start, buf, bi = self:parts(), 1, 1, {}, 0
+  local big -- the parallel reader of the part being read, if any
   return function()
     while true do
       bi = bi + 1
@@ -298,7 +299,14 @@ function M.each(self, fields)
       if m then buf[bi] = false; return m end
       local p = parts[pi]
       if p == nil then return nil end
-      if start > #p.uids then
+      if start == 1 and not big then
+        big = M.parallel_reader(p, items, wanted)
+      end
+      if big then
+        local m2 = big()
+        if m2 then return m2 end
+        pi, big = pi + 1, nil
+      elseif start > #p.uids then
         pi, start = pi + 1, 1
       else
         local last = math.min(#p.uids, start + msgset.BATCH - 1)
@@ -308,6 +316,28 @@ function M.each(self, fields)
       end
     end
   end
+end
+
+-- parallel_reader(part, items, wanted) -> an iterator over the part's
+-- Messages split over the account's extra connections (parallel.lua), or
+-- nil when the part is not above the account's parallel_threshold or no
+-- extra connection could be opened.
+function M.parallel_reader(part, items, wanted)
+  local acct = part.mailbox.account
+  local o = rawget(acct, "opts")
+  local n, limit = o.parallel or 1, o.parallel_threshold or math.huge
+  if math.type(n) ~= "integer" or n < 1 or type(limit) ~= "number" then
+    errors.usage("account", "parallel must be an integer >= 1 and " ..
+      "parallel_threshold a number")
+  end
+  if n < 2 or #part.uids <= limit then return nil end
+  acct:conn()
+  local lanes = acct:read_lanes()
+  if #lanes == 0 then return nil end
+  local mb = part.mailbox
+  return require("imapsift.parallel").reader(part, lanes, items,
+    function(r) return M.new(mb, part.uidvalidity, r, wanted) end,
+    function(uids) return M.read_batch(part, uids, items, wanted) end)
 end
 
 -- read_batch(part, uids, items, wanted) -> Messages sorted by UID.
