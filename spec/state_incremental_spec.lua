@@ -174,6 +174,20 @@ describe("incremental runs on Dovecot (CONDSTORE)", function()
     assert.equal(more[2] + 1, rec.uidnext)
   end)
 
+  it("counts the run's own flag changes as changes for the next run",
+    function()
+    local uids = first(3)
+    run(function(mb)
+      assert.equal(0, #mb:changed())
+      mb:search{ uid = { uids[2] } }:flag("\\Flagged")
+      assert.equal(0, #mb:changed()) -- the same window all run
+    end)
+    state.commit()
+    local got
+    run(function(mb) got = mb:changed():uids() end)
+    assert.same({ uids[2] }, got)
+  end)
+
   it("keeps new()'s place in a run that asks only for changes", function()
     local uids = first(3)
     local more = append(1)
