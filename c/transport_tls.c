@@ -7,8 +7,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -28,6 +32,8 @@ struct tls_transport {
     /* OpenSSL forbids SSL_shutdown after a fatal error, and a write that
      * timed out halfway through a record leaves nothing safe to send. */
     int no_shutdown;
+    /* 1 when our MSG_NOSIGNAL socket BIO carries the records. */
+    int own_bio;
 };
 
 /* The outcome of one SSL_* call, read right after it, with the error
@@ -40,14 +46,130 @@ struct tls_step {
 
 enum tls_op { OP_CONNECT, OP_READ, OP_WRITE, OP_SHUTDOWN };
 
-static struct tls_step tls_call(SSL *ssl, enum tls_op op, void *buf,
-                                int len)
+/* A socket BIO of our own: recv(2) and send(2) with MSG_NOSIGNAL, so a
+ * peer that closed gives EPIPE instead of SIGPIPE without touching the
+ * signal mask around every read and write. The fd stays open on free. */
+static int sock_bio_write(BIO *b, const char *buf, int len)
+{
+    ssize_t n;
+
+    errno = 0;
+    n = send(BIO_get_fd(b, NULL), buf, (size_t)len, MSG_NOSIGNAL);
+    BIO_clear_retry_flags(b);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        BIO_set_retry_write(b);
+    return (int)n;
+}
+
+static int sock_bio_read(BIO *b, char *buf, int len)
+{
+    ssize_t n;
+
+    if (buf == NULL || len <= 0)
+        return 0;
+    errno = 0;
+    n = recv(BIO_get_fd(b, NULL), buf, (size_t)len, 0);
+    BIO_clear_retry_flags(b);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        BIO_set_retry_read(b);
+    return (int)n;
+}
+
+static int sock_bio_puts(BIO *b, const char *str)
+{
+    return sock_bio_write(b, str, (int)strlen(str));
+}
+
+static long sock_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    switch (cmd) {
+    case BIO_C_SET_FD:
+        BIO_set_data(b, (void *)(intptr_t)*(int *)ptr);
+        BIO_set_shutdown(b, (int)num);
+        BIO_set_init(b, 1);
+        return 1;
+    case BIO_C_GET_FD:
+        if (!BIO_get_init(b))
+            return -1;
+        if (ptr != NULL)
+            *(int *)ptr = (int)(intptr_t)BIO_get_data(b);
+        return (long)(intptr_t)BIO_get_data(b);
+    case BIO_CTRL_GET_CLOSE:
+        return BIO_get_shutdown(b);
+    case BIO_CTRL_SET_CLOSE:
+        BIO_set_shutdown(b, (int)num);
+        return 1;
+    case BIO_CTRL_DUP:
+    case BIO_CTRL_FLUSH:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int sock_bio_create(BIO *b)
+{
+    BIO_set_data(b, (void *)(intptr_t)-1);
+    BIO_set_init(b, 0);
+    return 1;
+}
+
+static BIO_METHOD *sock_method;
+
+static void make_sock_method(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
+                                     BIO_TYPE_DESCRIPTOR,
+                                 "imapsift socket");
+
+    if (m == NULL)
+        return;
+    if (!BIO_meth_set_write(m, sock_bio_write) ||
+        !BIO_meth_set_read(m, sock_bio_read) ||
+        !BIO_meth_set_puts(m, sock_bio_puts) ||
+        !BIO_meth_set_ctrl(m, sock_bio_ctrl) ||
+        !BIO_meth_set_create(m, sock_bio_create)) {
+        BIO_meth_free(m);
+        return;
+    }
+    sock_method = m;
+}
+
+/* 1 when fd is a socket (our BIO serves it), 0 for pipes. */
+static int is_socket_fd(int fd)
+{
+    struct stat st;
+
+    return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* Puts our socket BIO under ssl for fd; 1 on success, 0 to fall back. */
+static int set_sock_bio(SSL *ssl, int fd)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    BIO *b;
+
+    pthread_once(&once, make_sock_method);
+    if (sock_method == NULL || !is_socket_fd(fd))
+        return 0;
+    b = BIO_new(sock_method);
+    if (b == NULL)
+        return 0;
+    BIO_set_fd(b, fd, BIO_NOCLOSE);
+    SSL_set_bio(ssl, b, b);
+    return 1;
+}
+
+static struct tls_step tls_call(SSL *ssl, int guarded_free, enum tls_op op,
+                                void *buf, int len)
 {
     struct isf_sigpipe_guard g;
     struct tls_step s;
+    int guard = !guarded_free;
 
-    /* OpenSSL writes with write(2), not send(MSG_NOSIGNAL). */
-    isf_sigpipe_block(&g);
+    /* Over pipes OpenSSL writes with write(2): guard SIGPIPE there. */
+    if (guard)
+        isf_sigpipe_block(&g);
     ERR_clear_error();
     errno = 0;
     if (op == OP_CONNECT)
@@ -60,7 +182,8 @@ static struct tls_step tls_call(SSL *ssl, enum tls_op op, void *buf,
         s.ret = SSL_shutdown(ssl);
     s.err = SSL_get_error(ssl, s.ret);
     s.errnum = errno;
-    isf_sigpipe_restore(&g);
+    if (guard)
+        isf_sigpipe_restore(&g);
     return s;
 }
 
@@ -151,7 +274,7 @@ static long tls_read(struct isf_transport *bt, void *buf, size_t len,
     if (t->dead)
         return tls_dead(t, "TLS read", e);
     for (;;) {
-        s = tls_call(t->ssl, OP_READ, buf,
+        s = tls_call(t->ssl, t->own_bio, OP_READ, buf,
                      len > INT_MAX ? INT_MAX : (int)len);
         if (s.ret > 0)
             return s.ret;
@@ -172,7 +295,7 @@ static int tls_write_chunk(struct tls_transport *t, const void *p, int n,
     int r;
 
     for (;;) {
-        s = tls_call(t->ssl, OP_WRITE, (void *)p, n);
+        s = tls_call(t->ssl, t->own_bio, OP_WRITE, (void *)p, n);
         if (s.ret > 0)
             return 0;
         /* Each stall gets the full timeout. */
@@ -237,7 +360,7 @@ static void tls_close(struct isf_transport *bt)
     struct isf_transport *inner = t->inner;
 
     if (!t->no_shutdown)
-        tls_call(t->ssl, OP_SHUTDOWN, NULL, 0);
+        tls_call(t->ssl, t->own_bio, OP_SHUTDOWN, NULL, 0);
     tls_free(t);
     isf_transport_close(inner);
 }
@@ -313,7 +436,9 @@ static int make_ssl(struct tls_transport *t, const struct isf_tls_opts *o,
     if (t->ssl == NULL)
         return isf_error_set(e, ISF_ETLS, "TLS: cannot create session: %s",
                              queued_reason("unknown error"));
-    if (t->base.rfd == t->base.wfd)
+    if (t->base.rfd == t->base.wfd && set_sock_bio(t->ssl, t->base.rfd))
+        ok = t->own_bio = 1;
+    else if (t->base.rfd == t->base.wfd)
         ok = SSL_set_fd(t->ssl, t->base.rfd);
     else
         ok = SSL_set_rfd(t->ssl, t->base.rfd) &&
@@ -390,7 +515,7 @@ static int handshake(struct tls_transport *t, const struct isf_tls_opts *o,
     int r;
 
     for (;;) {
-        s = tls_call(t->ssl, OP_CONNECT, NULL, 0);
+        s = tls_call(t->ssl, t->own_bio, OP_CONNECT, NULL, 0);
         if (s.ret == 1)
             r = check_peer(t, o, e);
         else if ((r = tls_wait(t, &s, deadline, "TLS handshake", e)) == 0)

@@ -550,6 +550,33 @@ static void test_tls_ok(const char *port)
     isf_transport_close(t);
 }
 
+/* Writes to a TLS peer that hung up fail with ISF_ECLOSED (our socket
+ * BIO sends with MSG_NOSIGNAL) while SIGPIPE keeps its default action
+ * and stays unblocked: a SIGPIPE would end this test program. */
+static void test_tls_dead_peer(const char *port)
+{
+    struct isf_error e = {0};
+    struct isf_transport *t;
+    sigset_t mask;
+    int i, r = 0;
+
+    signal(SIGPIPE, SIG_DFL);
+    CHECK_E(tls_connect(port, "localhost", ca_file, 1, &t, &e) == 0, e);
+    if (t == NULL)
+        return;
+    CHECK_E(isf_transport_write(t, "quit\n", 5, 2000, &e) == 0, e);
+    for (i = 0; i < 200 && r == 0; i++) {
+        r = isf_transport_write(t, "x", 1, 1000, &e);
+        if (r == 0)
+            usleep(10000);
+    }
+    CHECK_E(r == ISF_ECLOSED, e);
+    CHECK_E(pthread_sigmask(SIG_SETMASK, NULL, &mask) == 0, e);
+    CHECK_E(!sigismember(&mask, SIGPIPE), e);
+    CHECK_E(signal(SIGPIPE, SIG_DFL) == SIG_DFL, e);
+    isf_transport_close(t);
+}
+
 /* An IP literal is checked against the iPAddress SAN and sends no SNI. */
 static void test_tls_ip(const char *port)
 {
@@ -699,6 +726,7 @@ int main(void)
     if (have_server) {
         test_tls_ok(server_port);
         test_tls_ip(server_port);
+        test_tls_dead_peer(server_port);
         test_tls_failures(server_port);
         test_tls_noverify(server_port);
     }
