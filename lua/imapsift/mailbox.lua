@@ -2,7 +2,8 @@
 -- dry run), checking that its UIDVALIDITY is still the one a message set
 -- was taken with (RFC 9051 2.3.1.1), and searching it into MessageSets.
 -- Searches wait until a set is first used, then go out together with the
--- others waiting on the mailbox (pipelined: one round trip for N).
+-- others waiting on the mailbox and the flag changes queued on them
+-- (pipelined: one round trip for N; imapsift.batch).
 
 local errors = require "imapsift.error"
 local criteria = require "imapsift.criteria"
@@ -26,45 +27,9 @@ local function is_dry()
   return p ~= nil and p.is_dry()
 end
 
--- Searches asked for and not yet sent: per account, per mailbox (in the
--- order first asked: order), the waiting sets (weak: a set dropped unused
--- costs no search) and their keys.
-local waiting = setmetatable({}, { __mode = "k" })
-
-local function queue(mb, set, keys)
-  local per = waiting[mb.account] or { order = {} }
-  waiting[mb.account] = per
-  local q = per[mb]
-  if not q then
-    q = { n = 0, sets = setmetatable({}, { __mode = "v" }), keys = {} }
-    per[mb] = q
-    per.order[#per.order + 1] = mb
-  end
-  q.n = q.n + 1
-  q.sets[q.n], q.keys[q.n] = set, keys
-end
-
--- take(mb) -> sets, keys: the live waiting searches of mb, dequeued.
-local function take(mb)
-  local per = waiting[mb.account]
-  local q = per and per[mb]
-  local sets, keys = {}, {}
-  if not q then return sets, keys end
-  per[mb] = nil
-  for i, m in ipairs(per.order) do
-    if m == mb then table.remove(per.order, i); break end
-  end
-  for i = 1, q.n do
-    if q.sets[i] then
-      sets[#sets + 1], keys[#keys + 1] = q.sets[i], q.keys[i]
-    end
-  end
-  return sets, keys
-end
-
-local function requeue(mb, sets, keys)
-  for i, set in ipairs(sets) do queue(mb, set, keys[i]) end
-end
+-- What waits on a mailbox (searches not yet sent, flag changes not yet
+-- made) is queued in imapsift.batch, in the order asked.
+local batch = require "imapsift.batch"
 
 -- The plain select: no waiting search is sent first. condstore: SELECT
 -- (CONDSTORE) when the server offers it (RFC 7162 3.1.8), so the box has
@@ -83,59 +48,21 @@ function Mailbox:select_now(readonly, condstore)
   end)
 end
 
--- flush(): sends every search waiting on this mailbox together and
--- settles their sets (a failed search's set raises its error when used).
--- A lost link puts them back in the queue and raises.
-function Mailbox:flush()
-  local sets, keys = take(self)
-  if #sets == 0 then return end
-  local failed_before = rawget(self.account, "failed")
-  local ok, uv, results, failures = pcall(self.account.read, self.account,
-    function(conn)
-      local box = self:select_now()
-      local r, f = conn:search_many(keys)
-      return box.uidvalidity, r, f
-    end)
-  if not ok and rawget(self.account, "failed") then
-    -- The account cannot connect in this run: its sets fail with that
-    -- error when used; only the flush that found it out raises, so no
-    -- later rule's end trips over them.
-    for _, set in ipairs(sets) do msgset().settle(set, nil, uv) end
-    if failed_before then return end
-    error(uv, 0)
-  end
-  if not ok then requeue(self, sets, keys); error(uv, 0) end
-  local p = account.plan()
-  for i, set in ipairs(sets) do
-    if failures[i] then msgset().settle(set, nil, failures[i])
-    else
-      if p then p.count("examined", #results[i]) end -- the run summary's
-      msgset().settle(set, { { mailbox = self, uidvalidity = uv,
-        uids = results[i] } })
-    end
-  end
-end
+-- flush(): sends everything waiting on this mailbox (searches and the
+-- flag changes queued on their sets) in as few round trips as it can and
+-- settles the sets (a failed search's set raises its error when used; a
+-- failed flag change is reported against the rule that asked for it).
+-- A lost link puts back what may be sent again and raises.
+function Mailbox:flush() batch.drain(self) end
 
--- flush_account(acct): the waiting searches of every mailbox of acct,
--- mailbox by mailbox. Anything that selects does this first, so that a
--- search answers for the mail as it was when it was asked for.
-function M.flush_account(acct)
-  local per = waiting[acct]
-  if not per then return end
-  local boxes = table.move(per.order, 1, #per.order, 1, {})
-  for _, mb in ipairs(boxes) do mb:flush() end
-end
+-- flush_account(acct): what waits on every mailbox of acct, mailbox by
+-- mailbox. Anything that selects does this first, so that a search
+-- answers for the mail as it was when it was asked for.
+M.flush_account = batch.drain_account
 
--- flush_all(): every waiting search (the end of a rule).
-function M.flush_all()
-  local accts = {}
-  for acct in pairs(waiting) do accts[#accts + 1] = acct end
-  for _, acct in ipairs(accts) do M.flush_account(acct) end
-end
-do
-  local p = account.plan()
-  if p and p.at_rule_end then p.at_rule_end(M.flush_all) end
-end
+-- flush_all(): what waits on every account (not at each rule's end: 20
+-- rules would cost 20 round trips; see README "Writing rules").
+M.flush_all = batch.drain_all
 
 -- select([readonly]) -> the connection's box table. EXAMINE when
 -- readonly or in a dry run; nothing is sent when the mailbox is already
@@ -170,12 +97,12 @@ local function keys_of(c)
 end
 
 -- search(criteria) -> MessageSet of the matching messages. The search
--- is sent when the set is first used (or something selects, or the rule
--- ends), together with every other search waiting on the mailbox.
+-- is sent when the set is first used (or something selects, or the
+-- script ends), together with everything else waiting on the mailbox.
 function Mailbox:search(c)
   local keys = keys_of(c)
-  local set = msgset().pending(function() self:flush() end)
-  queue(self, set, keys)
+  local set = msgset().pending(function() self:flush() end, self)
+  batch.queue_search(self, set, keys)
   return set
 end
 
@@ -195,6 +122,70 @@ end
 -- create(): CREATE it (planned only in a dry run).
 function Mailbox:create()
   return self.account:write(function(c) return c:create(self.name) end)
+end
+
+-- The plan entry of an append of count messages to mb.
+local function append_entry(mb, count, note)
+  local p = account.plan()
+  if not p then return end
+  p.record{ account = mb.account.name, mailbox = mb.name,
+    action = "append", count = count, note = note }
+end
+
+-- Runs the append, creating the mailbox first on NO [TRYCREATE] when
+-- the account allows it and nothing went in yet.
+local function append_now(mb, messages, opts)
+  local function go()
+    return mb.account:write(function(c)
+      return c:append_many(mb.name, messages, opts)
+    end)
+  end
+  local ok, res = pcall(go)
+  if ok then return res end
+  if errors.is(res, "no") and res.code == "TRYCREATE" and
+      res.appended == 0 and next(res.results or {}) == nil and
+      mb.account.create then
+    mb:create()
+    return go()
+  end
+  error(res, 0)
+end
+
+-- append(messages [, opts]) -> imap:append_many's results: one
+-- { uidvalidity, uid } or true per message, in order (messages: strings
+-- or { message, flags, date }; opts as append_many takes them). Waiting
+-- searches of the account go out first. Recorded in the plan; a dry run
+-- plans it (noting a mailbox it would create) and returns {}. A failure
+-- is recorded with what went in, then raised (err.appended).
+function Mailbox:append(messages, opts)
+  if type(messages) ~= "table" then
+    errors.usage("append", "bad argument #1 (an array of messages " ..
+      "expected, got %s)", type(messages))
+  end
+  M.flush_account(self.account)
+  if is_dry() then
+    local note
+    if not self:exists() then
+      if not self.account.create then -- as the real run would meet it
+        errors.raise{ kind = "no", code = "TRYCREATE", command = "APPEND",
+          mailbox = self.name, text = ("mailbox %s does not exist"):format(
+            self.name) }
+      end
+      note = "would create " .. self.name
+    end
+    append_entry(self, #messages, note)
+    return {}
+  end
+  local ok, res = pcall(append_now, self, messages, opts)
+  if ok then
+    append_entry(self, #res)
+    return res
+  end
+  if errors.is(res) and res.appended then
+    append_entry(self, res.appended, ("failed after %d of %d"):format(
+      res.appended, #messages))
+  end
+  error(res, 0)
 end
 
 function Mailbox:__tostring()
