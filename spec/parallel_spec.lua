@@ -61,6 +61,24 @@ describe("parallel reads", function()
       assert.equal(2, count(ev3, "closed a read connection"))
     end)
 
+  it("survive a loop that stops early: the next read is whole", function()
+    local acct = imapsift.account(server.opts{ parallel = 3,
+      parallel_threshold = 500 })
+    local set = acct.Par:select_all()
+    for m in set:each{ "subject" } do
+      if m.uid > 10 then break end
+    end
+    local n, last = 0, 0
+    for m in set:each{ "subject" } do
+      n = n + 1
+      assert.is_true(m.uid > last)
+      last = m.uid
+      assert.equal("par " .. n, m.subject)
+    end
+    acct:logout()
+    assert.equal(N, n)
+  end)
+
   it("are not used under the threshold", function()
     local ev = {}
     account.on_event = function(_, what) ev[#ev + 1] = what end
