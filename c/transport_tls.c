@@ -157,6 +157,9 @@ static int set_sock_bio(SSL *ssl, int fd)
         return 0;
     BIO_set_fd(b, fd, BIO_NOCLOSE);
     SSL_set_bio(ssl, b, b);
+    /* Whole socket reads (up to a record and beyond), not a header then
+     * a body per record. */
+    SSL_set_read_ahead(ssl, 1);
     return 1;
 }
 
@@ -340,6 +343,10 @@ static size_t tls_pending(struct isf_transport *bt)
     struct tls_transport *t = (struct tls_transport *)bt;
     int n = SSL_pending(t->ssl);
 
+    /* With read-ahead OpenSSL may hold raw bytes of records not yet
+     * decrypted, which poll(2) no longer sees: count them as pending. */
+    if (n <= 0 && SSL_has_pending(t->ssl))
+        return 1;
     return n > 0 ? (size_t)n : 0;
 }
 
