@@ -588,6 +588,7 @@ local OPTION_TYPES = {
   trace = { boolean = true, ["function"] = true, number = true },
   command_timeout = "number", pipeline_window = "number",
   reconnect = { boolean = true, table = true },
+  compress = { boolean = true, string = true },
 }
 
 local function option_error(fmt, ...) usage("connect", fmt, ...) end
@@ -674,6 +675,10 @@ local function check_options(opts)
   local bad = auth.check_options(opts)
   if bad then option_error("%s", bad) end
   check_command_secrecy(opts, tls)
+  if type(opts.compress) == "string" and opts.compress ~= "auto" then
+    option_error("compress must be true, false or \"auto\", not %q",
+      opts.compress)
+  end
   return tls
 end
 
@@ -792,6 +797,8 @@ local function open_session(self, opts, tls, what)
   if auth.has_credentials(opts) and self:state() == "NONAUTH" then
     auth.login_with(self, opts)
   end
+  -- COMPRESS=DEFLATE after login (compress.lua decides; loaded by now).
+  require("imapsift.compress").after_login(self, opts)
 end
 
 -- connect(opts) -> connection. See init.lua for the options; a bad one
