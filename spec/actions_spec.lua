@@ -165,6 +165,7 @@ describe("actions within one account", function()
     actions.mark_seen(set)
     actions.add_keyword(set, "$Label1")
     actions.unflag(set_of(alice, raw_a, src, { uids[2] }), "\\Flagged")
+    require("imapsift.batch").drain_all() -- queued until a sync point
     local f1, f2 = flags_of(raw_a, src, uids[1]), flags_of(raw_a, src,
       uids[2])
     assert.is_true(f1["\\Flagged"] and f1["\\Seen"] and f1["$Label1"])

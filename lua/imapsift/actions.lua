@@ -10,6 +10,9 @@ local argforms = require "imapsift.args"
 
 local M = {}
 
+local function queue() return require "imapsift.batch" end
+local function msgset() return require "imapsift.msgset" end
+
 -- Message-IDs are read BATCH messages per FETCH, and looked for in the
 -- destination GROUP at a time (OR-ed HEADER keys keep each line short).
 local BATCH = 200
@@ -410,9 +413,29 @@ local MODES = { ["+"] = "+FLAGS", add = "+FLAGS", ["+FLAGS"] = "+FLAGS",
 local ACTION = { ["+FLAGS"] = "flag", ["-FLAGS"] = "unflag",
   FLAGS = "set flags" }
 
--- store(set, mode, flags) -> number of messages changed. mode: "+FLAGS"
--- (or "add", "+"), "-FLAGS" ("remove", "-") or "FLAGS" ("replace", "=");
--- flags: a flag or an array of them, checked before anything is sent.
+-- The flag change done now: each part selected (UIDVALIDITY checked),
+-- recorded, and sent unless dry.
+local function store_now(set, m, flags)
+  for _, part in ipairs(parts_of(set, "STORE " .. m)) do
+    local conn = part.mailbox.account:conn()
+    part.mailbox:ensure(part.uidvalidity)
+    local e = entry(part, ACTION[m])
+    e.flags = flags
+    verbose_ids(part, e)
+    if not plan.is_dry() then
+      conn:store(part.uids, m, flags, { silent = true })
+    end
+    plan.record(e)
+  end
+end
+
+-- store(set, mode, flags) -> set (chainable). mode: "+FLAGS" (or "add",
+-- "+"), "-FLAGS" ("remove", "-") or "FLAGS" ("replace", "="); flags: a
+-- flag or an array of them, checked before anything is queued. A real
+-- run queues the change (imapsift.batch: sent with the set's search, or
+-- at the next sync point) and records it when the server confirms it;
+-- a dry run, or a verbose one (it lists Message-IDs), plans or does it
+-- at once. The number of messages is in the plan entry.
 function M.store(set, mode, flags)
   local m = MODES[type(mode) == "string" and (MODES[mode] and mode or
     mode:upper()) or ""]
@@ -423,19 +446,12 @@ function M.store(set, mode, flags)
   if type(flags) == "string" then flags = { flags } end
   flags = argforms.flags(flags, "flags", "STORE " .. m)
   check_stop("STORE " .. m)
-  local n = 0
-  for _, part in ipairs(parts_of(set, "STORE " .. m)) do
-    local conn = part.mailbox.account:conn()
-    part.mailbox:ensure(part.uidvalidity)
-    local e = entry(part, ACTION[m])
-    e.flags = flags
-    verbose_ids(part, e)
-    if not plan.is_dry() then
-      conn:store(part.uids, m, flags, { silent = true })
-    end
-    n = n + plan.record(e).count
+  if not (plan.is_dry() or plan.is_verbose()) and msgset().is(set) and
+      queue().queue_store(set, m, flags) then
+    return set
   end
-  return n
+  store_now(set, m, flags)
+  return set
 end
 
 function M.flag(set, f) return M.store(set, "+FLAGS", f) end

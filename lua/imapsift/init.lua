@@ -71,7 +71,12 @@ local M = {
 local account = require "imapsift.account"
 local dates = require "imapsift.dates"
 M.account = account.new
-M.finish = account.finish
+-- finish(): the end of a script: what rules left queued (imapsift.batch)
+-- is sent and checked, then every account logs out.
+function M.finish()
+  require("imapsift.batch").finish()
+  return account.finish()
+end
 M.days_ago = dates.days_ago
 M.dates = dates
 M.criteria = require "imapsift.criteria"

@@ -36,10 +36,17 @@ function M.is(v) return getmetatable(v) == MessageSet end
 -- searches asked for together go out together (one round trip): its
 -- pending_ is then the function that gets the answer, and the first look
 -- at its parts calls it. A search that failed leaves its error, raised
--- by every look.
+-- by every look. A set with flag changes still queued on it
+-- (imapsift.batch) has them sent first: a look is a sync point, so that
+-- what is read afterwards sees them and their errors are reported.
 local function parts_of(set)
   local fill = set.pending_
   if fill then fill(set) end
+  if (rawget(set, "waiting_") or 0) > 0 then
+    for _, p in ipairs(set.parts_ or {}) do
+      require("imapsift.batch").drain(p.mailbox)
+    end
+  end
   if set.pending_ then
     errors.raise{ kind = "protocol", command = "SEARCH",
       text = "a waiting search of this set was never sent" }
@@ -48,9 +55,10 @@ local function parts_of(set)
   return set.parts_
 end
 
--- pending(fill) -> MessageSet whose parts fill(set) will settle.
-function M.pending(fill)
-  return setmetatable({ pending_ = fill }, MessageSet)
+-- pending(fill [, mailbox]) -> MessageSet whose parts fill(set) will
+-- settle: the answer of a search of mailbox.
+function M.pending(fill, mailbox)
+  return setmetatable({ pending_ = fill, box_ = mailbox }, MessageSet)
 end
 
 -- settle(set, parts [, err]): the answer of a pending set: its parts, or
@@ -203,6 +211,8 @@ end
 MessageSet.move_to = act("move")
 MessageSet.copy_to = act("copy")
 MessageSet.delete = act("delete")
+-- The flag changes return the set (chainable): a real run queues them
+-- (imapsift.batch) until a sync point, so their counts are in the plan.
 local store = act("store")
 function MessageSet:flag(f) return store(self, "+FLAGS", { f }) end
 function MessageSet:unflag(f) return store(self, "-FLAGS", { f }) end

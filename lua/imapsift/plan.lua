@@ -113,8 +113,10 @@ end
 -- record(entry) -> entry: adds the running rule's name and whether this
 -- was a dry run, keeps the entry, counts it and logs its line. entry:
 -- { account, mailbox, action, uids, destination, count, flags, note }.
+-- entry.rule false: outside any rule (a deferred action recorded later).
 function M.record(entry)
-  entry.rule = entry.rule or state.rule
+  if entry.rule == false then entry.rule = nil
+  else entry.rule = entry.rule or state.rule end
   if entry.dry == nil then entry.dry = state.dry end
   entry.count = entry.count or (entry.uids and #entry.uids) or 0
   state.entries[#state.entries + 1] = entry
@@ -129,13 +131,15 @@ function M.record(entry)
   return entry
 end
 
--- count(counter, n): adds n to a counter of the running rule that is
--- not an action's, e.g. count("examined", #uids) after a search.
-function M.count(counter, n)
+-- count(counter, n [, rule]): adds n to a counter of the running rule
+-- (or of rule: a name, or false for none) that is not an action's, e.g.
+-- count("examined", #uids) after a search.
+function M.count(counter, n, rule)
   if type(counter) ~= "string" or math.type(n) ~= "integer" then
     errors.usage("count", "needs a counter name and an integer")
   end
-  local c = counts_of(state.rule)
+  if rule == nil then rule = state.rule end
+  local c = counts_of(rule or nil)
   c[counter] = (c[counter] or 0) + n
 end
 
@@ -147,8 +151,18 @@ function M.warn(text)
     { event = "warning", rule = state.rule, text = text })
 end
 
+-- Work left waiting (flag changes queued by imapsift.batch) is done
+-- before the record is read, so that entries, counts and errors are
+-- complete: sync(fn) adds such a step.
+local syncs = {}
+function M.sync(fn) syncs[#syncs + 1] = fn end
+local function synced()
+  for _, fn in ipairs(syncs) do fn() end
+end
+
 -- entries() -> a copy of the array of entries recorded since reset().
 function M.entries()
+  synced()
   return table.move(state.entries, 1, #state.entries, 1, {})
 end
 
@@ -161,6 +175,7 @@ end
 -- errors() -> array of { rule = name, error = err } of the rules that
 -- failed since reset().
 function M.errors()
+  synced()
   return table.move(state.failed, 1, #state.failed, 1, {})
 end
 
@@ -191,6 +206,20 @@ local function rule_failed(name, err)
   for _, fn in ipairs(on_error) do fn(name, err) end
 end
 
+-- fail(name, err): counts, keeps and logs err as an error of the rule
+-- name (nil: outside any rule) and tells on_rule_error. M.rule does this
+-- for an error a rule raises; imapsift.batch for the failure of a flag
+-- change a rule queued, found when the queue was sent.
+function M.fail(name, err)
+  counts_of(name).errors = counts_of(name).errors + 1
+  state.failed[#state.failed + 1] = { rule = name, error = err }
+  M.log(errors.escape(("[%s] error: %s"):format(name or "(no rule)",
+    tostring(err))), { event = "rule_error", rule = name,
+      error = tostring(err),
+      account = type(err) == "table" and err.account or nil })
+  if name then rule_failed(name, err) end
+end
+
 local function run_rule(fn)
   fn()
   for _, f in ipairs(at_end) do f() end
@@ -218,12 +247,7 @@ function M.rule(name, fn)
   local ok, err = pcall(run_rule, fn)
   state.rule = outer
   if not ok then
-    counts_of(name).errors = counts_of(name).errors + 1
-    state.failed[#state.failed + 1] = { rule = name, error = err }
-    M.log(errors.escape(("[%s] error: %s"):format(name, tostring(err))),
-      { event = "rule_error", rule = name, error = tostring(err),
-        account = type(err) == "table" and err.account or nil })
-    rule_failed(name, err)
+    M.fail(name, err)
     return false, err
   end
   return true
@@ -234,6 +258,7 @@ end
 -- in the order the rules ran (rule = nil for actions outside any rule),
 -- and the same as lines of text.
 function M.summary()
+  synced()
   local out, lines = {}, {}
   for _, key in ipairs(state.order) do
     local c = state.counts[key]

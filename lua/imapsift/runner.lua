@@ -215,7 +215,9 @@ local function finish_run(o, result)
   if o.check then
     result.check_code, result.check_lines = M.check()
   end
-  local ok, err = pcall(account.finish)
+  -- Queued flag changes first: their errors count for the rules that
+  -- asked, and for the state committed below.
+  local ok, err = pcall(require("imapsift").finish)
   if not ok then
     log.warn("logging out: " .. tostring(err))
   end
