@@ -797,8 +797,13 @@ local function open_session(self, opts, tls, what)
   if auth.has_credentials(opts) and self:state() == "NONAUTH" then
     auth.login_with(self, opts)
   end
-  -- COMPRESS=DEFLATE after login (compress.lua decides; loaded by now).
-  require("imapsift.compress").after_login(self, opts)
+  -- COMPRESS=DEFLATE after login: compress.lua decides. This module
+  -- alone leaves it unloaded unless compress = true asks for it.
+  local compress = package.loaded["imapsift.compress"]
+  if not compress and opts.compress == true then
+    compress = require "imapsift.compress"
+  end
+  if compress then compress.after_login(self, opts) end
 end
 
 -- connect(opts) -> connection. See init.lua for the options; a bad one
