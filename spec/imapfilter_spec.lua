@@ -47,11 +47,11 @@ describe("an imapfilter configuration", function()
     inbox:move_messages(account1[NEWS], news * inbox:is_unseen())
 
     local bills = inbox:match_subject("(?i)invoice") + inbox:match_subject("^Receipt")
-    bills:mark_flagged()
+    assert.is_true(bills:mark_flagged()) -- as imapfilter's: true
     bills:copy_messages(account1[BILLS])
 
     local friends = inbox:is_seen() * inbox:contain_body("pizza")
-    inbox:add_flags({ "$Friend" }, friends)
+    assert.is_true(inbox:add_flags({ "$Friend" }, friends))
     inbox:delete_messages(inbox:arrived_before("01-Jan-2019") +
       inbox:is_older(365):has_keyword("$Friend"))
 

@@ -119,29 +119,30 @@ local ACTIONS = {
   move_messages = function(s, dest) return s:move_to(dest) end,
   copy_messages = function(s, dest) return s:copy_to(dest) end,
   delete_messages = function(s) return s:delete() end,
-  mark_seen = function(s) return s:flag("\\Seen") end,
-  unmark_seen = function(s) return s:unflag("\\Seen") end,
-  mark_unseen = function(s) return s:unflag("\\Seen") end,
-  mark_answered = function(s) return s:flag("\\Answered") end,
-  unmark_answered = function(s) return s:unflag("\\Answered") end,
-  mark_flagged = function(s) return s:flag("\\Flagged") end,
-  unmark_flagged = function(s) return s:unflag("\\Flagged") end,
-  mark_deleted = function(s) return s:flag("\\Deleted") end,
-  unmark_deleted = function(s) return s:unflag("\\Deleted") end,
-  mark_draft = function(s) return s:flag("\\Draft") end,
-  unmark_draft = function(s) return s:unflag("\\Draft") end,
+  mark_seen = function(s) s:flag("\\Seen"); return true end,
+  unmark_seen = function(s) s:unflag("\\Seen"); return true end,
+  mark_unseen = function(s) s:unflag("\\Seen"); return true end,
+  mark_answered = function(s) s:flag("\\Answered"); return true end,
+  unmark_answered = function(s) s:unflag("\\Answered"); return true end,
+  mark_flagged = function(s) s:flag("\\Flagged"); return true end,
+  unmark_flagged = function(s) s:unflag("\\Flagged"); return true end,
+  mark_deleted = function(s) s:flag("\\Deleted"); return true end,
+  unmark_deleted = function(s) s:unflag("\\Deleted"); return true end,
+  mark_draft = function(s) s:flag("\\Draft"); return true end,
+  unmark_draft = function(s) s:unflag("\\Draft"); return true end,
 }
 
 local function each_flag(fn)
   return function(s, flags)
     if type(flags) == "string" then flags = { flags } end
-    local r
-    for _, f in ipairs(flags) do r = fn(s, f) end
-    return r
+    for _, f in ipairs(flags) do fn(s, f) end
+    return true
   end
 end
-ACTIONS.add_flags = each_flag(function(s, f) return s:flag(f) end)
-ACTIONS.remove_flags = each_flag(function(s, f) return s:unflag(f) end)
+-- Flag changes are queued (sent at the next sync point); like
+-- imapfilter's, they answer true, and a failure is the rule's error.
+ACTIONS.add_flags = each_flag(function(s, f) s:flag(f) end)
+ACTIONS.remove_flags = each_flag(function(s, f) s:unflag(f) end)
 
 for name, fn in pairs(ACTIONS) do
   -- On a set, imapsift's own mark_seen/mark_unseen stay as they are.
