@@ -7,7 +7,6 @@ local plan = require "imapsift.plan"
 local lfs = require "lfs"
 local util = require "support.util"
 
-local rm_rf = require("support.util").rm_rf
 
 local function files_under(path, out, prefix)
   out, prefix = out or {}, prefix or ""
@@ -33,25 +32,14 @@ local function rec(fields)
 end
 
 describe("state files", function()
-  local dir, log_before, lines
+  local sb, dir, lines
 
   before_each(function()
-    dir = util.tmpname()
-    state.set_dir(dir)
-    state.discard()
-    plan.dry_run(false)
-    lines = {}
-    log_before = plan.log
-    plan.log = function(line) lines[#lines + 1] = line end
+    sb = util.state_sandbox(state, plan)
+    dir, lines = sb.dir, sb.lines
   end)
 
-  after_each(function()
-    plan.log = log_before
-    plan.dry_run(false)
-    state.set_dir(nil)
-    state.discard()
-    rm_rf(dir)
-  end)
+  after_each(function() util.state_restore(sb, state, plan) end)
 
   describe("dir()", function()
     local getenv = os.getenv
@@ -154,7 +142,7 @@ describe("state files", function()
     for _, text in ipairs{ "uidvalidity x\nlast_uid 9\n", "last_uid 9\n",
         "\0\1garbage", "uidvalidity 5\nlast_uid -1\n" } do
       util.write_file(dir .. "/me@host/INBOX.state", text)
-      lines = {}
+      lines = {}; sb.lines = lines
       assert.is_nil(state.read("me@host", "INBOX"))
       assert.equal(1, #lines)
       assert.matches("warning: me@host: INBOX: state file .* unreadable",

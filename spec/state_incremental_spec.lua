@@ -14,7 +14,6 @@ server.as(16) -- rita: this file's own user
 
 local BOX = "StateIncr"
 
-local rm_rf = util.rm_rf
 
 -- with_conn(fn) -> fn(imap)'s result, on a connection of the spec's own
 -- (the "other client" whose changes a run must see).
@@ -75,27 +74,14 @@ local function about_box(sent)
 end
 
 describe("incremental runs on Dovecot (CONDSTORE)", function()
-  local dir, lines, log_before
+  local sb, lines
 
   before_each(function()
-    dir = util.tmpname()
-    state.set_dir(dir)
-    state.discard()
-    plan.reset()
-    plan.dry_run(false)
-    lines = {}
-    log_before = plan.log
-    plan.log = function(line) lines[#lines + 1] = line end
+    sb = util.state_sandbox(state, plan)
+    lines = sb.lines
   end)
 
-  after_each(function()
-    plan.log = log_before
-    plan.dry_run(false)
-    plan.reset()
-    state.set_dir(nil)
-    state.discard()
-    rm_rf(dir)
-  end)
+  after_each(function() util.state_restore(sb, state, plan) end)
 
   teardown(function()
     with_conn(function(imap) pcall(imap.delete, imap, BOX) end)

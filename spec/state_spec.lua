@@ -13,7 +13,6 @@ server.as(9) -- this file's own user
 
 local BOX = "StateNew"
 
-local rm_rf = require("support.util").rm_rf
 
 -- fresh(n) -> UIDs: BOX (re)created holding n messages.
 local function fresh(n)
@@ -49,27 +48,14 @@ end
 local function searches(sent) return util.count(sent, "UID SEARCH") end
 
 describe("Mailbox:new() on Dovecot", function()
-  local dir, lines, log_before
+  local sb, dir, lines
 
   before_each(function()
-    dir = util.tmpname()
-    state.set_dir(dir)
-    state.discard()
-    plan.reset()
-    plan.dry_run(false)
-    lines = {}
-    log_before = plan.log
-    plan.log = function(line) lines[#lines + 1] = line end
+    sb = util.state_sandbox(state, plan)
+    dir, lines = sb.dir, sb.lines
   end)
 
-  after_each(function()
-    plan.log = log_before
-    plan.dry_run(false)
-    plan.reset()
-    state.set_dir(nil)
-    state.discard()
-    rm_rf(dir)
-  end)
+  after_each(function() util.state_restore(sb, state, plan) end)
 
   teardown(function()
     local imap = server.connect()

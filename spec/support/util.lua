@@ -83,4 +83,26 @@ function M.tmpname()
   return name
 end
 
+-- state_sandbox(state, plan) -> sb: a spec's own state directory (sb.dir),
+-- nothing pending, a clean real-run plan whose log lines go to sb.lines.
+-- state_restore(sb, state, plan) undoes it and removes the directory.
+function M.state_sandbox(state, plan)
+  local sb = { dir = M.tmpname(), lines = {}, log = plan.log }
+  state.set_dir(sb.dir)
+  state.discard()
+  plan.reset()
+  plan.dry_run(false)
+  plan.log = function(line) sb.lines[#sb.lines + 1] = line end
+  return sb
+end
+
+function M.state_restore(sb, state, plan)
+  plan.log = sb.log
+  plan.dry_run(false)
+  plan.reset()
+  state.set_dir(nil)
+  state.discard()
+  M.rm_rf(sb.dir)
+end
+
 return M
