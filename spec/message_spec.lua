@@ -74,16 +74,16 @@ describe("reading message sets", function()
     sets.drop(BOX)
   end)
 
-  it("streams decoded messages in batches of msgset.BATCH", function()
-    local old = msgset.BATCH
-    msgset.BATCH = 3
+  it("streams decoded messages in batches that grow from msgset.BATCH", function()
+    local old, old_max = msgset.BATCH, msgset.MAX_BATCH
+    msgset.BATCH, msgset.MAX_BATCH = 1, 4 -- 7 messages: 1, 2, 4
     local got = {}
     local ok, err = pcall(function()
       for m in box:select_all():each{ "from", "subject", "date", "size", "flags" } do
         got[#got + 1] = m
       end
     end)
-    msgset.BATCH = old
+    msgset.BATCH, msgset.MAX_BATCH = old, old_max
     assert(ok, tostring(err))
     assert.equal(7, #got)
     local fetches = 0

@@ -256,9 +256,8 @@ local function matching(part, hname, rx)
   local out, h = {}, require("imapsift.headers")
   local items = { "UID", "BODY.PEEK[HEADER.FIELDS (" .. hname:upper() .. ")]" }
   local uids = part.uids
-  for start = 1, #uids, msgset.BATCH do
-    local batch = table.move(uids, start,
-      math.min(#uids, start + msgset.BATCH - 1), 1, {})
+  for first, last in msgset.batches(#uids) do
+    local batch = table.move(uids, first, last, 1, {})
     for _, m in ipairs(message.read_batch(part, batch, items,
         { [hname:lower()] = true })) do
       for _, v in ipairs(m:raw_headers(hname) or {}) do

@@ -286,11 +286,13 @@ local function items_for(fields)
 end
 M.items_for = items_for
 
--- each(set, fields) -> iterator of Messages, fetched msgset.BATCH at a time,
--- so memory is bounded by a batch whatever the size of the set.
+-- each(set, fields) -> iterator of Messages, fetched in growing batches
+-- (msgset.batches), so memory is bounded by a batch whatever the size of
+-- the set, and a big set costs few round trips.
 function M.each(self, fields)
   local items, wanted = items_for(fields)
   local parts, pi, start, buf, bi = self:parts(), 1, 1, {}, 0
+  local next_batch
   local big -- the parallel reader of the part being read, if any
   return function()
     while true do
@@ -306,13 +308,16 @@ function M.each(self, fields)
         local m2 = big()
         if m2 then return m2 end
         pi, big = pi + 1, nil
-      elseif start > #p.uids then
-        pi, start = pi + 1, 1
       else
-        local last = math.min(#p.uids, start + msgset.BATCH - 1)
-        local uids = table.move(p.uids, start, last, 1, {})
-        start = last + 1
-        buf, bi = M.read_batch(p, uids, items, wanted), 0
+        if start == 1 then next_batch = msgset.batches(#p.uids) end
+        local first, last = next_batch()
+        if not first then
+          pi, start = pi + 1, 1
+        else
+          start = last + 1
+          buf, bi = M.read_batch(p, table.move(p.uids, first, last, 1, {}),
+            items, wanted), 0
+        end
       end
     end
   end

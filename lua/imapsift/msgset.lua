@@ -11,8 +11,23 @@ local MessageSet = {}
 MessageSet.__index = MessageSet
 M.MessageSet = MessageSet
 
--- UIDs fetched per FETCH command: bounds the memory a batch holds.
+-- UIDs fetched per batch when a set is read: the first batch has BATCH,
+-- each next one twice as many up to MAX_BATCH. Small reads (and loops that
+-- stop early) stay cheap; a big one costs few round trips (a batch's
+-- FETCH commands are pipelined), and memory is bounded by MAX_BATCH.
 M.BATCH = 500
+M.MAX_BATCH = 8000
+
+-- batches(n) -> iterator of first, last: 1..n cut into growing batches.
+function M.batches(n)
+  local first, size = 1, M.BATCH
+  return function()
+    if first > n then return nil end
+    local f, l = first, math.min(n, first + size - 1)
+    first, size = l + 1, math.min(size * 2, math.max(M.MAX_BATCH, M.BATCH))
+    return f, l
+  end
+end
 
 local function check_part(p, i)
   if type(p) ~= "table" or type(p.mailbox) ~= "table" or
