@@ -244,7 +244,9 @@ static int tls_fail(struct tls_transport *t, const struct tls_step *s,
                           "close_notify", what);
         t->no_shutdown = 1;
     } else if (s->err == SSL_ERROR_SYSCALL && s->errnum != 0) {
-        r = isf_error_set(e, s->errnum == EPIPE ? ISF_ECLOSED : ISF_EIO,
+        /* EPIPE or a reset: the peer is gone, whichever came first. */
+        int gone = s->errnum == EPIPE || s->errnum == ECONNRESET;
+        r = isf_error_set(e, gone ? ISF_ECLOSED : ISF_EIO,
                           "%s: %s", what, strerror(s->errnum));
         t->no_shutdown = 1;
     } else {

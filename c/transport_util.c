@@ -132,7 +132,7 @@ int isf_fd_write(int fd, int is_socket, const void *buf, size_t len,
         }
         if (errno == EINTR)
             continue;
-        if (errno == EPIPE)
+        if (errno == EPIPE || errno == ECONNRESET) /* the peer is gone */
             return isf_error_set(e, ISF_ECLOSED, "%s: %s", what,
                                  strerror(errno));
         if (errno != EAGAIN && errno != EWOULDBLOCK)
