@@ -28,6 +28,9 @@
 --                                  -- reconnects instead of raising
 --     pipeline_window = 8,         -- commands kept in flight when a long
 --                                  -- set is split or commands pipelined
+--     compress = "auto",           -- COMPRESS=DEFLATE after login: "auto"
+--                                  -- for non-loopback TCP/TLS hosts,
+--                                  -- true always, false never
 --     secret_timeout = 60,         -- seconds password_command or
 --                                  -- token_command may run (then killed;
 --                                  -- at most 64 KiB of output)
