@@ -106,4 +106,29 @@ describe("pipelined rules on Dovecot", function()
     assert.are.equal(1, #plan.entries())
     acct:logout()
   end)
+
+  it("refuses queued flag changes once the command is stopping", function()
+    fill(2)
+    plan.reset()
+    local acct = imapsift.account(server.opts{ name = "sam" })
+    for i = 1, 2 do
+      imapsift.rule("r" .. i, function()
+        acct.INBOX:search{ subject = ("pipe-%02d"):format(i) }
+          :add_keyword(("bench%02d"):format(i))
+      end)
+    end
+    local should_stop = plan.should_stop
+    plan.should_stop = function() return true end -- SIGTERM came now
+    local ok, err = pcall(require("imapsift.batch").finish)
+    plan.should_stop = should_stop
+    assert(ok, tostring(err))
+    local errs = plan.errors()
+    assert.are.equal(2, #errs)
+    for i, e in ipairs(errs) do
+      assert.are.equal("r" .. i, e.rule)
+      assert.are.equal("stopped", e.error.kind)
+    end
+    assert.are.same({ 0, 0 }, keywords_of(2)) -- nothing was sent
+    acct:logout()
+  end)
 end)
