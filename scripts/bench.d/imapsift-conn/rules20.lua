@@ -37,7 +37,7 @@ for i, kw in ipairs(keywords) do
   stored = stored + #uids
   if #uids > 0 then
     -- Pieces short enough for any server's line limit.
-    for _, piece in ipairs(set.split(set.compress(uids), 7000)) do
+    for _, piece in ipairs(set.split(uids, 7000)) do
       stores[#stores + 1] = { "UID STORE", { { seqset = piece },
         "+FLAGS.SILENT", { { flag = kw } } } }
     end
