@@ -3,36 +3,14 @@
 -- stores together after them (two flights for any number of rules), and
 -- a STORE refused mid-batch is reported against the rule that queued it
 -- while the others are recorded.
-local fake = require "support.fake"
-local account = require "imapsift.account"
+local fake_account = require "support.fake_account"
 local plan = require "imapsift.plan"
 local imapsift = require "imapsift"
 
-local CRLF = "\r\n"
-local servers, accounts = {}, {}
+-- An account on a fake server without SEARCHRES, INBOX selected.
+local function start(more) return fake_account.start("", more) end
 
-after_each(function()
-  for _, a in ipairs(accounts) do pcall(a.logout, a) end
-  for _, s in ipairs(servers) do s:cleanup() end
-  servers, accounts = {}, {}
-  plan.reset()
-end)
-
-local function start(more)
-  local steps = {
-    { send = "* PREAUTH [CAPABILITY IMAP4rev1] hi" .. CRLF },
-    { recv = "^A1 SELECT INBOX\r\n$" },
-    { send = "* 5 EXISTS\r\n* OK [UIDVALIDITY 42] x\r\n" },
-    { reply = "OK [READ-WRITE] selected" },
-  }
-  for _, s in ipairs(more) do steps[#steps + 1] = s end
-  steps[#steps + 1] = { drain = true }
-  local srv = fake.new(steps)
-  servers[#servers + 1] = srv
-  local acct = account.new(srv:options{ name = "fake" })
-  accounts[#accounts + 1] = acct
-  return acct, srv
-end
+after_each(fake_account.cleanup)
 
 describe("queued flag changes without SEARCHRES", function()
   it("sends searches, then stores, and reports a refused STORE against " ..

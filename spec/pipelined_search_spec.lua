@@ -1,42 +1,15 @@
 -- spec/pipelined_search_spec.lua: independent searches of a mailbox go
 -- out together when a set is first used (mailbox.lua, msgset.lua,
 -- Connection:search_many): one round trip for N searches.
-local fake = require "support.fake"
-local account = require "imapsift.account"
+local fake_account = require "support.fake_account"
 local errors = require "imapsift.error"
 local plan = require "imapsift.plan"
 local sets = require "support.sets" -- spare user 4; ctest locks it per file
 
-local CRLF = "\r\n"
 
-local servers, accounts = {}, {}
+local start = fake_account.start
 
-after_each(function()
-  for _, a in ipairs(accounts) do pcall(a.logout, a) end
-  for _, s in ipairs(servers) do s:cleanup() end
-  servers, accounts = {}, {}
-  plan.dry_run(false)
-  plan.reset()
-end)
-
--- An account on a fake server: PREAUTH with caps, INBOX selected (or
--- examined) with UIDVALIDITY 42, then the steps given.
-local function start(caps, more, examine)
-  local steps = {
-    { send = "* PREAUTH [CAPABILITY IMAP4rev1 " .. caps .. "] hi" .. CRLF },
-    { recv = examine and "^A1 EXAMINE INBOX\r\n$" or "^A1 SELECT INBOX\r\n$" },
-    { send = "* 5 EXISTS\r\n* OK [UIDVALIDITY 42] x\r\n" },
-    { reply = examine and "OK [READ-ONLY] examined" or
-      "OK [READ-WRITE] selected" },
-  }
-  for _, s in ipairs(more) do steps[#steps + 1] = s end
-  steps[#steps + 1] = { drain = true }
-  local srv = fake.new(steps)
-  servers[#servers + 1] = srv
-  local acct = account.new(srv:options{ name = "fake" })
-  accounts[#accounts + 1] = acct
-  return acct, srv
-end
+after_each(fake_account.cleanup)
 
 local function finish(acct, srv)
   rawget(acct, "link"):shutdown() -- waits for the fake: its status is whole
