@@ -150,6 +150,41 @@ describe("queued flag changes on a link cut", function()
   end)
 end)
 
+describe("queued flag changes and a link that reconnects by itself",
+  function()
+  local batch = require "imapsift.batch"
+  local window = batch.WINDOW_BYTES
+  after_each(function() batch.WINDOW_BYTES = window end)
+
+  it("never sends the rest of a flight on a new link", function()
+    batch.WINDOW_BYTES = 1 -- one command ahead of the answers read
+    local acct, srvs = fake_account.start_links(RES, {
+      { { recv = "^A2 UID SEARCH RETURN %(SAVE ALL%) SUBJECT \"a\"\r\n$" },
+        { send = '* ESEARCH (TAG "A2") UID ALL 1:2\r\nA2 OK done\r\n' },
+        { close = true }, closes = true },
+      { uidvalidity = 43 },
+    }, { reconnect = { on_uidvalidity = "report" } })
+    -- The reader sees the end of the link right after the search's
+    -- answer, before the STORE $ that follows it is sent.
+    local c = acct:conn()
+    local search_answer = c.search_answer
+    c.search_answer = function(self, ...)
+      local err = search_answer(self, ...)
+      assert.is_nil(self.conn:read(5))
+      assert.is_true(self.conn:closed())
+      return err
+    end
+    rules(acct, { { "one", "a", "k1" } })
+    local errs = errors_by_rule()
+    assert.equal("uidvalidity", errs.one and errs.one.kind)
+    assert.same({}, plan.entries())
+    finish(acct, srvs[2])
+    for _, line in ipairs(sent(srvs[2])) do
+      assert.is_nil(line:find("STORE", 1, true), line)
+    end
+  end)
+end)
+
 describe("queued flag changes and UIDVALIDITY", function()
   it("does not send a queued UID STORE after the mailbox is selected " ..
     "again with a new UIDVALIDITY", function()

@@ -265,12 +265,24 @@ local function answer_of(c, cmd, tag)
   error(err, 0)
 end
 
+-- A flight stays on the link it started on: a link seen lost is never
+-- left to reconnect by itself (opts.reconnect) inside send, which would
+-- put the rest of the flight on a new link, where $ is empty, the tags
+-- start again and UIDVALIDITY may have changed.
+local function gone(c, link, what)
+  if c.conn == link and link and not link:closed() and not c.dropped then
+    return nil
+  end
+  return errors.new{ kind = "closed", command = what,
+    text = "the link was lost in the middle of a flight" }
+end
+
 -- run_flight(c, cmds, on_answer): sends cmds at most WINDOW_BYTES ahead
 -- of the answers read (in practice all at once), and hands each answer
 -- in order to on_answer(k, ok, res). A lost link raises { link = err,
 -- at = k, sent = n }: answers 1..k-1 were handed on, commands k..n sent.
 local function run_flight(c, cmds, on_answer)
-  local tags, sizes, sent, ahead = {}, {}, 0, 0
+  local tags, sizes, sent, ahead, link = {}, {}, 0, 0, c.conn
   local function cut(k, err)
     for i = k, sent do
       if tags[i] and c.conn and not c.conn:closed() then
@@ -283,6 +295,8 @@ local function run_flight(c, cmds, on_answer)
     while sent < #cmds and (sent < k or ahead < M.WINDOW_BYTES) do
       local cmd = cmds[sent + 1]
       if cmd.name then
+        local lost_link = gone(c, link, cmd.what)
+        if lost_link then cut(k, lost_link) end
         local ok, tag = pcall(c.send, c, cmd.name, cmd.args, cmd.what)
         if not ok then cut(k, tag) end
         tags[sent + 1], sizes[sent + 1] = tag, size_of(cmd.args)

@@ -49,8 +49,9 @@ local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 -- start_links(caps, links) -> account, { fake server... }: an account
 -- whose first link plays links[1], and each new link after a lost one
 -- (a reconnect) the next. A link: { uidvalidity = n (default 42),
--- closes = true (the steps end by closing; no drain), step... }.
-function M.start_links(caps, links)
+-- closes = true (the steps end by closing; no drain), step... }. opts:
+-- more account options.
+function M.start_links(caps, links, opts)
   local counter = os.tmpname()
   local f = assert(io.open(counter, "w"))
   f:write("1")
@@ -66,7 +67,9 @@ function M.start_links(caps, links)
   local cmd = ("n=$(cat %s); echo $((n + 1)) > %s; case $n in %s " ..
     "*) exit 1;; esac"):format(c, c, table.concat(cases, " "))
   servers[#servers + 1] = { cleanup = function() os.remove(counter) end }
-  local acct = account.new(srvs[1]:options{ name = "fake", command = cmd })
+  local o = { name = "fake", command = cmd }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  local acct = account.new(srvs[1]:options(o))
   accounts[#accounts + 1] = acct
   return acct, srvs
 end
