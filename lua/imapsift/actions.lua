@@ -148,14 +148,18 @@ local function chunks(list, n)
   return out
 end
 
--- ids_of(account, uids) -> { [uid] = Message-ID } of the selected
--- mailbox's messages that have one, BATCH per FETCH.
-local function ids_of(account, uids)
+-- ids_of(account, uids [, sizes]) -> { [uid] = Message-ID } of the
+-- selected mailbox's messages that have one, BATCH per FETCH; given a
+-- table sizes, the same FETCH fills it with { [uid] = RFC822.SIZE }.
+local function ids_of(account, uids, sizes)
   local ids = {}
+  local items = sizes and { "UID", "RFC822.SIZE", ID_ITEM } or
+    { "UID", ID_ITEM }
   for _, batch in ipairs(chunks(uids, BATCH)) do
     account:read(function(c)
-      c:fetch(batch, { "UID", ID_ITEM }, { each = function(m)
+      c:fetch(batch, items, { each = function(m)
         ids[m.uid] = message_id(header_block(m))
+        if sizes then sizes[m.uid] = m.size end
       end })
     end)
   end
@@ -226,6 +230,126 @@ local function copy_one(src, dest, uid, id, what)
   if not id then return false end
   dest:select(true)
   return next(present(dest, { id })) ~= nil
+end
+
+-- A transfer across accounts reads the source in batches of at most
+-- XFER.count messages and XFER.bytes of RFC822.SIZE (a bigger message
+-- goes alone), so memory is bound by one batch, and appends each batch
+-- with append_many (MULTIAPPEND, or pipelined APPENDs).
+local XFER = { count = 200, bytes = 8 * 1024 * 1024 }
+
+-- Whether dest's server takes a batch without a round trip per message:
+-- MULTIAPPEND (RFC 3502) or non-synchronizing literals (RFC 7888).
+-- Elsewhere each APPEND's literal waits for its "+" anyway, and the
+-- transfer keeps to one message at a time (append_one).
+local function batched(dest)
+  local caps = dest.account:conn().capabilities
+  return caps.MULTIAPPEND or caps["LITERAL+"] or caps["LITERAL-"] or false
+end
+
+-- batches(uids, sizes) -> arrays of UIDs within XFER's bounds, in order.
+local function batches(uids, sizes)
+  local out, cur, bytes = {}, nil, 0
+  for _, uid in ipairs(uids) do
+    local n = sizes[uid] or 0
+    if not cur or #cur >= XFER.count or
+        (#cur > 0 and bytes + n > XFER.bytes) then
+      cur, bytes = {}, 0
+      out[#out + 1] = cur
+    end
+    cur[#cur + 1], bytes = uid, bytes + n
+  end
+  return out
+end
+
+-- read_batch(src, uids) -> array of { uid, message, flags, date } in the
+-- order of uids, with one FETCH; a message gone from src is left out.
+local function read_batch(src, uids)
+  local got = {}
+  src.account:read(function(c)
+    got = {}
+    for _, m in ipairs(c:fetch(uids, { "BODY.PEEK[]", "FLAGS",
+        "INTERNALDATE" })) do
+      got[m.uid] = m
+    end
+  end)
+  local out = {}
+  for _, uid in ipairs(uids) do
+    local m = got[uid]
+    if m and m.body and m.body[""] then
+      out[#out + 1] = { uid = uid, message = m.body[""],
+        flags = strip_recent(m.flags), date = m.internaldate }
+    end
+  end
+  return out
+end
+
+-- append_batch(dest, msgs, what) -> results, err: append_many's result
+-- for each message appended, from the first on, and the error that
+-- stopped the rest (nil when all went in). On TRYCREATE dest is created
+-- and only the messages not yet in are sent again.
+local function append_batch(dest, msgs, what)
+  local results = {}
+  local function rest()
+    local conn = dest.account:conn()
+    local ok, r = pcall(conn.append_many, conn, dest.name,
+      table.move(msgs, #results + 1, #msgs, 1, {}))
+    if ok then
+      table.move(r, 1, #r, #results + 1, results)
+      return
+    end
+    if errors.is(r) and math.type(r.appended) == "integer" then
+      table.move(r.results, 1, r.appended, #results + 1, results)
+    end
+    error(r, 0)
+  end
+  local ok, err = pcall(with_create, dest, what, rest)
+  return results, not ok and err or nil
+end
+
+-- confirm(dest, msgs, results, ids) -> UIDs of the appended msgs that are
+-- confirmed: by APPENDUID, or else by their Message-IDs, looked for in
+-- dest all together (a message with neither stays unconfirmed).
+local function confirm(dest, msgs, results, ids)
+  local out, ask, asked = {}, {}, {}
+  for i, r in ipairs(results) do
+    local uid = msgs[i].uid
+    if type(r) == "table" and r.uid then
+      out[#out + 1] = uid
+    elseif ids[uid] then
+      ask[#ask + 1], asked[#asked + 1] = ids[uid], uid
+    end
+  end
+  if #ask == 0 then return out end
+  dest:select(true)
+  local found = present(dest, ask)
+  for _, uid in ipairs(asked) do
+    if found[ids[uid]] then out[#out + 1] = uid end
+  end
+  return out
+end
+
+local function progress(kind, done, total)
+  local hook = require("imapsift.connection").on_progress
+  if hook then hook(kind:upper(), done, total) end
+end
+
+-- Appends uids of x.part to x.dest batch by batch, adding the confirmed
+-- ones to t.confirmed. An error stops it once the messages appended
+-- before it are confirmed (those left in flight are not), and is raised.
+local function transfer_batches(x, uids, t)
+  local total = #x.part.uids
+  local done = total - #uids
+  for _, b in ipairs(batches(uids, x.sizes)) do
+    local msgs = read_batch(x.part.mailbox, b)
+    local results, err = {}, nil
+    if #msgs > 0 then results, err = append_batch(x.dest, msgs, x.what) end
+    local ok, got = pcall(confirm, x.dest, msgs, results, x.ids)
+    if ok then table.move(got, 1, #got, #t.confirmed + 1, t.confirmed) end
+    if err or not ok then error(err or got, 0) end
+    done = done + #b
+    progress(x.kind, done, total)
+  end
 end
 
 -- Marks uids \Deleted in the (selected) source and UID EXPUNGEs exactly
@@ -313,27 +437,58 @@ local function same_account(kind, part, dest, what)
   return plan.record(e)
 end
 
--- Copies what dest lacks of part, one message at a time; returns the
--- confirmed UIDs (present before, or appended and confirmed) and the
--- number found already there.
-local function transfer(part, dest, ids, what)
+-- Copies what dest lacks of part (in batches, or one message at a time
+-- on a server without MULTIAPPEND or LITERAL+/-), filling t: confirmed =
+-- the UIDs present before or appended and confirmed, skipped = how many
+-- were there before. An error is raised with t holding what was done.
+-- x: { kind, part, dest, ids, sizes (nil: one at a time), what }.
+local function transfer(x, t)
+  local part, dest, ids = x.part, x.dest, x.ids
   dest:select(true)
   local found = present(dest, id_list(ids, part.uids))
-  local confirmed, skipped = {}, 0
+  local todo = {}
   for _, uid in ipairs(part.uids) do
     local id = ids[uid]
     if id and found[id] then
-      confirmed[#confirmed + 1] = uid
-      skipped = skipped + 1
-    elseif copy_one(part.mailbox, dest, uid, id, what) then
-      confirmed[#confirmed + 1] = uid
+      t.confirmed[#t.confirmed + 1] = uid
+      t.skipped = t.skipped + 1
+    else
+      todo[#todo + 1] = uid
     end
   end
-  return confirmed, skipped
+  if x.sizes then return transfer_batches(x, todo, t) end
+  for _, uid in ipairs(todo) do
+    if copy_one(part.mailbox, dest, uid, ids[uid], x.what) then
+      t.confirmed[#t.confirmed + 1] = uid
+    end
+  end
+end
+
+-- Records what t confirmed and, on a move, takes exactly that from the
+-- source. failed: the transfer stopped on an error (raised after this).
+local function settle(x, e, t, failed)
+  local part, confirmed = x.part, t.confirmed
+  table.sort(confirmed)
+  e.uids, e.count, e.skipped = confirmed, #confirmed, t.skipped
+  e.message_ids = id_list(x.ids, confirmed)
+  local left = #part.uids - #confirmed
+  if failed then
+    add_note(e, ("stopped by an error: %d left in the source"):format(left))
+  elseif left > 0 then
+    add_note(e, ("%d not confirmed, left in the source"):format(left))
+    plan.warn(("%d messages in %s could not be confirmed in %s: " ..
+      "left in the source"):format(left, part.mailbox.name, x.dest.name))
+  end
+  if x.kind == "move" and #confirmed > 0 then
+    part.mailbox:ensure(part.uidvalidity)
+    remove(part, confirmed, e)
+  end
+  return plan.record(e)
 end
 
 -- A move or copy to another account. Idempotent: Message-IDs already in
--- dest are not copied again, and only confirmed copies leave the source.
+-- dest are not copied again, and only confirmed copies leave the source,
+-- also when an error stops the transfer (the error is raised after).
 local function cross_account(kind, part, dest, what)
   part.mailbox:ensure(part.uidvalidity)
   local e = entry(part, kind, dest)
@@ -343,22 +498,14 @@ local function cross_account(kind, part, dest, what)
     return plan.record(e)
   end
   if not exists(dest) then create_or_raise(dest, what) end
-  local ids = ids_of(part.mailbox.account, part.uids)
-  local confirmed, skipped = transfer(part, dest, ids, what)
-  e.uids, e.count, e.skipped = confirmed, #confirmed, skipped
-  e.message_ids = id_list(ids, confirmed)
-  if #confirmed < #part.uids then
-    add_note(e, ("%d not confirmed, left in the source"):format(
-      #part.uids - #confirmed))
-    plan.warn(("%d messages in %s could not be confirmed in %s: " ..
-      "left in the source"):format(#part.uids - #confirmed,
-      part.mailbox.name, dest.name))
-  end
-  if kind == "move" and #confirmed > 0 then
-    part.mailbox:ensure(part.uidvalidity)
-    remove(part, confirmed, e)
-  end
-  return plan.record(e)
+  local x = { kind = kind, part = part, dest = dest, what = what,
+    sizes = batched(dest) and {} or nil }
+  x.ids = ids_of(part.mailbox.account, part.uids, x.sizes)
+  local t = { confirmed = {}, skipped = 0 }
+  local ok, err = pcall(transfer, x, t)
+  if ok then return settle(x, e, t, false) end
+  if #t.confirmed > 0 then pcall(settle, x, e, t, true) end
+  error(err, 0)
 end
 
 local function transfer_set(kind, set, dest)
