@@ -1,0 +1,231 @@
+-- Specs for moves and copies across accounts (lua/imapsift/actions.lua,
+-- cross_account): the source is read in bounded batches and each batch
+-- appended with append_many, so 250 messages take a few APPENDs; flags
+-- and internal dates are kept, a cut move run again duplicates nothing,
+-- a dry run appends nothing. Real Dovecot, spare users quinn (source)
+-- and rita (destination).
+local server = require "support.server"
+local account = require "imapsift.account"
+local msgset = require "imapsift.msgset"
+local actions = require "imapsift.actions"
+local plan = require "imapsift.plan"
+local errors = require "imapsift.error"
+local connection = require "imapsift.connection"
+
+server.as(15)
+local RITA = { user = server.spare[16].user,
+  password = server.spare[16].password }
+local SRC, DST = "xfer-src", "xfer-dst"
+local N = 250 -- more than one batch (200)
+
+local raw_q, raw_r, saved_log, saved_progress
+local opened = {}
+
+-- A tracer: its client lines (the commands, literals elided).
+local function tracer()
+  local t = { lines = {} }
+  function t.fn(dir, line)
+    if dir == "C" or dir == ">" then t.lines[#t.lines + 1] = line end
+  end
+  -- count(word) -> how many commands of that name were sent.
+  function t.count(word)
+    local n = 0
+    for _, l in ipairs(t.lines) do
+      if l:match("^%S+ (.*)$") and (l:match("^%S+ UID (%S+)") == word or
+          l:match("^%S+ (%S+)") == word) then
+        n = n + 1
+      end
+    end
+    return n
+  end
+  return t
+end
+
+local function accounts(tq, tr)
+  local q = account.new(server.opts{ name = "quinn", create = true,
+    trace = tq and tq.fn })
+  local r = account.new(server.opts{ name = "rita", create = true,
+    user = RITA.user, password = RITA.password, trace = tr and tr.fn })
+  opened[#opened + 1], opened[#opened + 2] = q, r
+  return q, r
+end
+
+-- fill(n) -> UIDs of n new messages in SRC, some flagged, dates apart.
+local function fill(n)
+  raw_q:create(SRC)
+  local list = {}
+  for i = 1, n do
+    local flags = {}
+    if i % 3 == 0 then flags[#flags + 1] = "\\Flagged" end
+    if i % 5 == 0 then flags[#flags + 1] = "$Work" end
+    list[i] = { message = server.message{ subject = "xfer " .. i,
+      message_id = ("<xfer-%d@example.org>"):format(i) }, flags = flags,
+      date = ("%02d-Mar-2023 %02d:%02d:07 +0100"):format(i % 28 + 1,
+        i % 24, i % 60) }
+  end
+  local uids = {}
+  for i, r in ipairs(raw_q:append_many(SRC, list)) do uids[i] = r.uid end
+  return uids
+end
+
+local function set_of(acct, uids)
+  local uv = raw_q:status(SRC, { "UIDVALIDITY" }).uidvalidity
+  return msgset.new{ { mailbox = acct:mailbox(SRC), uidvalidity = uv,
+    uids = uids } }
+end
+
+-- snapshot(conn, name) -> { [Message-ID] = "flags|date" } and the number
+-- of messages (a Message-ID twice counts twice).
+local function snapshot(conn, name)
+  if #conn:list("", name) == 0 then return {}, 0 end
+  conn:examine(name)
+  local out, n = {}, 0
+  for _, m in ipairs(conn:fetch("1:*", { "UID", "FLAGS", "INTERNALDATE",
+      "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]" })) do
+    local flags = {}
+    for _, f in ipairs(m.flags) do
+      if f ~= "\\Recent" then flags[#flags + 1] = f end
+    end
+    table.sort(flags)
+    local id = m.body["HEADER.FIELDS (MESSAGE-ID)"]:match("<[^>]*>")
+    out[id] = table.concat(flags, " ") .. "|" .. m.internaldate
+    n = n + 1
+  end
+  conn:unselect()
+  return out, n
+end
+
+setup(function()
+  raw_q = server.connect()
+  raw_r = server.connect(RITA)
+  saved_log, saved_progress = plan.log, connection.on_progress
+end)
+
+teardown(function()
+  server.reset(raw_q)
+  server.reset(raw_r)
+  raw_q:logout()
+  raw_r:logout()
+end)
+
+before_each(function()
+  server.reset(raw_q)
+  server.reset(raw_r)
+  plan.log = function() end
+  plan.reset()
+  plan.dry_run(false)
+end)
+
+after_each(function()
+  for _, a in ipairs(opened) do pcall(a.logout, a) end
+  opened = {}
+  plan.log, connection.on_progress = saved_log, saved_progress
+  plan.dry_run(false)
+  plan.reset()
+end)
+
+describe("a move across accounts", function()
+  it("moves all in batches, flags and dates kept, few APPENDs", function()
+    local uids = fill(N)
+    local before = snapshot(raw_q, SRC)
+    local reports = {}
+    connection.on_progress = function(what, done, total)
+      if what == "MOVE" then reports[#reports + 1] = { done, total } end
+    end
+    local tq, tr = tracer(), tracer()
+    local q, r = accounts(tq, tr)
+    assert.are.equal(N, actions.move(set_of(q, uids), r:mailbox(DST)))
+    local left, nleft = snapshot(raw_q, SRC)
+    assert.are.same({}, left)
+    assert.are.equal(0, nleft)
+    local got, n = snapshot(raw_r, DST)
+    assert.are.equal(N, n)
+    assert.are.same(before, got)
+    -- MULTIAPPEND: one APPEND per batch, the bodies one FETCH per batch
+    assert.is_truthy(raw_r.capabilities.MULTIAPPEND)
+    assert.are.equal(2, tr.count("APPEND"))
+    local bodies = 0
+    for _, l in ipairs(tq.lines) do
+      if l:find("BODY.PEEK[]", 1, true) then bodies = bodies + 1 end
+    end
+    assert.are.equal(2, bodies)
+    assert.are.same({ { 200, N }, { N, N } }, reports)
+    local e = plan.entries()[1]
+    assert.are.equal(N, e.count)
+    assert.are.equal(0, e.skipped)
+    assert.are.equal("rita", e.destination_account)
+  end)
+
+  it("copies and keeps the source", function()
+    local uids = fill(20)
+    local before = snapshot(raw_q, SRC)
+    local q, r = accounts()
+    assert.are.equal(20, actions.copy(set_of(q, uids), r:mailbox(DST)))
+    assert.are.same(before, (snapshot(raw_q, SRC)))
+    assert.are.same(before, (snapshot(raw_r, DST)))
+  end)
+
+  it("cut in its second batch, then run again: each message once",
+      function()
+    local uids = fill(N)
+    local before = snapshot(raw_q, SRC)
+    local q, r = accounts()
+    raw_r:create(DST)
+    -- the second batch goes in, then the link drops unanswered
+    local c, calls = r:conn(), 0
+    local real = c.append_many
+    c.append_many = function(self, ...)
+      calls = calls + 1
+      local res = real(self, ...)
+      if calls == 2 then
+        self:shutdown()
+        errors.raise{ kind = "closed", command = "APPEND",
+          text = "connection cut by the spec" }
+      end
+      return res
+    end
+    local ok, err = pcall(actions.move, set_of(q, uids), r:mailbox(DST))
+    assert.is_false(ok)
+    assert.is_true(errors.is(err, "closed"))
+    -- the first batch was confirmed and left the source; the second is
+    -- in the destination too but unconfirmed, so still in the source
+    local e = plan.entries()[1]
+    assert.are.equal(200, e.count)
+    assert.truthy(e.note:find("stopped by an error: 50 left", 1, true))
+    local _, nleft = snapshot(raw_q, SRC)
+    assert.are.equal(N - 200, nleft)
+    local _, ndst = snapshot(raw_r, DST)
+    assert.are.equal(N, ndst)
+    -- the retry finds those 50 by Message-ID and appends none again
+    plan.reset()
+    local tr = tracer()
+    local q2, r2 = accounts(nil, tr)
+    assert.are.equal(N - 200, actions.move(q2:mailbox(SRC):select_all(),
+      r2:mailbox(DST)))
+    assert.are.equal(N - 200, plan.entries()[1].skipped)
+    assert.are.equal(0, tr.count("APPEND"))
+    local left, n0 = snapshot(raw_q, SRC)
+    assert.are.same({}, left)
+    assert.are.equal(0, n0)
+    local got, n = snapshot(raw_r, DST)
+    assert.are.equal(N, n)
+    assert.are.same(before, got)
+  end)
+
+  it("in a dry run sends no APPEND and changes nothing", function()
+    local uids = fill(30)
+    local before = snapshot(raw_q, SRC)
+    plan.dry_run(true)
+    local tq, tr = tracer(), tracer()
+    local q, r = accounts(tq, tr)
+    assert.are.equal(30, actions.move(set_of(q, uids), r:mailbox(DST)))
+    assert.are.equal(0, tr.count("APPEND"))
+    assert.are.equal(0, tr.count("CREATE"))
+    assert.are.equal(0, tq.count("STORE") + tq.count("EXPUNGE"))
+    local e = plan.entries()[1]
+    assert.are.equal(30, e.count)
+    assert.truthy(e.note:find("would create " .. DST, 1, true))
+    assert.are.same(before, (snapshot(raw_q, SRC)))
+    assert.are.equal(0, #raw_r:list("", DST))
+  end)
+end)
