@@ -66,18 +66,21 @@ end
 
 -- Runs name over a message set, split to keep each line short, the
 -- pieces pipelined; calls build(piece) for the arguments. Returns the
--- untagged data of all runs, the last completion, and the sequence
--- numbers expunged meanwhile.
+-- untagged data of all runs, the last completion, the sequence
+-- numbers expunged meanwhile, and the UIDs of VANISHED (after ENABLE
+-- QRESYNC, RFC 7162 3.2.7).
 function Connection:run_set(name, msgset, build, what, opts, mutating)
   opts = opts or {}
   local full = opts.seq and name or ("UID " .. name)
   local pieces = set.split(msgset, self.max_line - 200)
-  local all, gone, last = {}, {}, nil
+  local all, gone, last, uids_gone = {}, {}, nil, {}
   local function merge(_, tagged, data)
     last = tagged
     table.move(data or {}, 1, #(data or {}), #all + 1, all)
     local ex = data and data.expunged or {}
     table.move(ex, 1, #ex, #gone + 1, gone)
+    local va = data and data.vanished or {}
+    table.move(va, 1, #va, #uids_gone + 1, uids_gone)
   end
   if mutating and self.intercept then
     for i, piece in ipairs(pieces) do
@@ -88,7 +91,7 @@ function Connection:run_set(name, msgset, build, what, opts, mutating)
       return full, build(pieces[i]), what
     end, merge, opts.each)
   end
-  return all, last, gone
+  return all, last, gone, uids_gone
 end
 
 ---------------------------------------------------------------------------
@@ -163,20 +166,60 @@ local function parse_select(self, name, data, tagged, readonly)
   return box
 end
 
+-- The QRESYNC select parameter (RFC 7162 3.2.5): { uidvalidity, modseq
+-- [, known = a UID set string] }; it needs ENABLE QRESYNC first.
+local function qresync_param(self, p, what)
+  if type(p) ~= "table" or math.type(p.uidvalidity) ~= "integer" or
+      math.type(p.modseq) ~= "integer" or p.modseq < 1 then
+    usage(what, "opts.qresync needs integer uidvalidity and modseq")
+  end
+  if not (self.enabled_caps or {}).QRESYNC then
+    usage(what, "QRESYNC is not enabled (enable(\"QRESYNC\") first)")
+  end
+  local list = { p.uidvalidity, p.modseq }
+  if p.known then list[3] = argforms.seqset(p.known) end
+  return { "QRESYNC", list }
+end
+
+-- The UIDs of the FETCH responses a QRESYNC select brings (changed
+-- since the modseq; RFC 7162 3.2.5.2), capped like any server set.
+local function fetched_uids(self, out, what)
+  local max = self:limit("max_uids")
+  return function(r)
+    if r.type == "FETCH" and math.type(r.uid) == "integer" then
+      if #out >= max then
+        errors.raise{ kind = "limit", command = what, text = ("server " ..
+          "sent more than %d UIDs for one command (limits.max_uids)")
+          :format(max) }
+      end
+      out[#out + 1] = r.uid
+    end
+  end
+end
+
 -- select(name [, opts]) -> mailbox table; opts.readonly uses EXAMINE,
--- opts.condstore asks for CONDSTORE (RFC 7162).
+-- opts.condstore asks for CONDSTORE (RFC 7162), opts.qresync (see
+-- qresync_param) for what changed since: box.changed holds the UIDs of
+-- the FETCH responses, box.vanished those of VANISHED (EARLIER).
 function Connection:select(name, opts)
   opts = opts or {}
   local cmd = opts.readonly and "EXAMINE" or "SELECT"
   local what = cmd .. " " .. q(tostring(name))
   local args = { mbox(name, what) }
   if opts.condstore then args[2] = { "CONDSTORE" } end
+  local changed = opts.qresync and {}
+  if changed then args[2] = qresync_param(self, opts.qresync, what) end
   self.mailbox = { name = name, readonly = opts.readonly and true or false }
-  local ok, tagged, data = pcall(self.run, self, cmd, args, what)
+  local ok, tagged, data = pcall(self.run, self, cmd, args, what,
+    changed and fetched_uids(self, changed, what))
   if not ok then self.mailbox = nil; error(tagged, 0) end
   local box = parse_select(self, name, data, tagged,
     opts.readonly and true or false)
-  box.condstore = opts.condstore and true or nil -- for reconnect()
+  -- for reconnect(); QRESYNC implies CONDSTORE (RFC 7162 3.2.3)
+  box.condstore = (opts.condstore or changed) and true or nil
+  if changed then
+    box.changed, box.vanished = changed, data.vanished_earlier or {}
+  end
   return box
 end
 
@@ -537,14 +580,16 @@ function Connection:unselect()
   return true
 end
 
--- The sequence numbers a command's EXPUNGE responses named (folded into
--- data.expunged as they came).
+-- The sequence numbers a command's EXPUNGE responses named and the UIDs
+-- of its VANISHED ones (folded into data.expunged and data.vanished).
 local function expunged(data)
-  return data.expunged or {}
+  return data.expunged or {}, data.vanished or {}
 end
 
--- expunge([uids]) -> sequence numbers expunged. With uids, UID EXPUNGE
--- (UIDPLUS) removes only those messages.
+-- expunge([uids]) -> sequence numbers expunged, UIDs expunged. After
+-- ENABLE QRESYNC the server names UIDs (VANISHED) instead of sequence
+-- numbers (RFC 7162 3.2.7): then the first is empty. With uids, UID
+-- EXPUNGE (UIDPLUS) removes only those messages.
 function Connection:expunge(uids)
   local what = "EXPUNGE in " .. q(self.mailbox and self.mailbox.name or "?")
   if uids == nil then
@@ -561,9 +606,9 @@ function Connection:expunge(uids)
     return self:intercepted{ command = "UID EXPUNGE", uids = uids,
       args = { whole(uids) }, what = what }
   end
-  local _, _, all = self:run_set("EXPUNGE", uids,
+  local _, _, all, uids_gone = self:run_set("EXPUNGE", uids,
     function(p) return { argforms.seqset(p) } end, what, nil, true)
-  return all
+  return all, uids_gone
 end
 
 -- search_command(criteria [, opts]) -> name, args, what: the one command

@@ -6,11 +6,13 @@
 -- response through absorb (mailbox state, capabilities, alerts).
 -- RFC 3501, RFC 9051, RFC 2595 (STARTTLS), RFC 4315 (UIDPLUS), RFC 6851
 -- (MOVE), RFC 7888 (LITERAL+), RFC 4731 (ESEARCH), RFC 2971 (ID),
--- RFC 5161 (ENABLE), RFC 3691 (UNSELECT), RFC 7162 (CONDSTORE).
+-- RFC 5161 (ENABLE), RFC 3691 (UNSELECT), RFC 7162 (CONDSTORE, and
+-- QRESYNC's VANISHED).
 
 local core = require "imapsift.core"
 local errors = require "imapsift.error"
 local auth = require "imapsift.auth"
+local set = require "imapsift.set"
 
 local M = {}
 local Connection = {}
@@ -93,7 +95,42 @@ end
 -- self.mailbox, never collected per command. A FETCH is such an update
 -- unless the command asked for FETCH responses (and, for a UID command,
 -- it carries a UID: without one it is about some other message).
-local STATE = { EXISTS = true, RECENT = true, EXPUNGE = true }
+local STATE = { EXISTS = true, RECENT = true, EXPUNGE = true,
+  VANISHED = true }
+
+-- vanished_of(r) -> the UID set of a VANISHED response (RFC 7162 3.2.10)
+-- as a string and whether it is EARLIER; nil when malformed.
+local function vanished_of(r)
+  local a = r.args or {}
+  local earlier = type(a[1]) == "table"
+  if earlier and not (#a[1] == 1 and type(a[1][1]) == "string" and
+      a[1][1]:upper() == "EARLIER") then
+    return nil
+  end
+  local s = a[earlier and 2 or 1]
+  if #a ~= (earlier and 2 or 1) then return nil end
+  if math.type(s) == "integer" then s = tostring(s) end
+  if type(s) ~= "string" or not s:match("^%d[%d:,]*$") then return nil end
+  return s, earlier
+end
+M.vanished_of = vanished_of
+
+-- set_size(s) -> how many UIDs the set s names, without expanding it;
+-- nil when a number is no UID (0, past 2^32 - 1) or a part is malformed.
+local function set_size(s)
+  local n = 0
+  for part in s:gmatch("[^,]+") do
+    local a, b = part:match("^(%d+):(%d+)$")
+    a, b = math.tointeger(tonumber(a or part)), math.tointeger(tonumber(b or
+      a or part))
+    if not a or not b or a < 1 or b < 1 or a > 0xffffffff or
+        b > 0xffffffff then
+      return nil
+    end
+    n = n + math.abs(b - a) + 1
+  end
+  return n
+end
 
 local function folds(r, intake)
   if STATE[r.type] then return true end
@@ -108,6 +145,12 @@ function Connection:absorb(r)
   elseif t == "RECENT" and box then box.recent = r.n
   elseif t == "EXPUNGE" and box and box.exists then
     box.exists = math.max(box.exists - 1, 0)
+  elseif t == "VANISHED" and box and box.exists then
+    -- After ENABLE QRESYNC expunges come as VANISHED (RFC 7162 3.2.7);
+    -- VANISHED (EARLIER) names mail that was gone before, not now.
+    local s, earlier = vanished_of(r)
+    local n = s and not earlier and set_size(s)
+    if n then box.exists = math.max(box.exists - n, 0) end
   elseif t == "FLAGS" and box then box.flags = r.flags
   elseif t == "CAPABILITY" then self:set_capabilities(r.caps)
   elseif t == "BYE" then self.bye = r
@@ -370,6 +413,24 @@ function M.uid_room(data)
   return math.max(intake.max_uids - intake.uids, 0)
 end
 
+-- take_vanished(intake, r, what): a VANISHED response's UIDs, expanded
+-- against the command's cap on UIDs, in data.vanished (expunged now) or
+-- data.vanished_earlier (gone before: SELECT with QRESYNC, RFC 7162
+-- 3.2.5.2). A malformed one fails the command once it completes.
+local function take_vanished(intake, r, what)
+  local s, earlier = vanished_of(r)
+  local n = s and set_size(s)
+  if not n then
+    intake.malformed = intake.malformed or "bad VANISHED response"
+    return
+  end
+  M.count_uids(intake.data, n, what)
+  local key = earlier and "vanished_earlier" or "vanished"
+  local list = intake.data[key] or {}
+  intake.data[key] = list
+  for _, uid in ipairs(set.expand(s, n)) do list[#list + 1] = uid end
+end
+
 -- take(intake, r, size, each, what): one untagged response for the
 -- command being waited for.
 function Connection:take(intake, r, size, each, what)
@@ -386,6 +447,8 @@ function Connection:take(intake, r, size, each, what)
       data.expunged = ex
       ex[#ex + 1] = r.n
       M.count_uids(data, 1, what)
+    elseif r.type == "VANISHED" then
+      take_vanished(intake, r, what)
     elseif r.type ~= "FETCH" then
       data[r.type:lower()] = r.n
     elseif self.mailbox then -- another client changed flags

@@ -3,8 +3,9 @@
 -- seen, so that Mailbox:new() gives only the mail that arrived since
 -- (RFC 9051 2.3.1.1: UIDs only grow while UIDVALIDITY stays), and the
 -- HIGHESTMODSEQ, so that Mailbox:changed() gives the messages whose flags
--- changed since (RFC 7162 CONDSTORE). An unchanged mailbox costs one
--- STATUS. A run records its updates as pending; the caller commits them
+-- changed since (RFC 7162 CONDSTORE; one SELECT with QRESYNC when
+-- offered) and Mailbox:vanished() those expunged since (QRESYNC's
+-- VANISHED (EARLIER)). An unchanged mailbox costs one STATUS. A run records its updates as pending; the caller commits them
 -- once the run went well.
 -- One file per account and mailbox:
 --   <dir>/<escaped account name>/<escaped mailbox name>.state
@@ -423,11 +424,10 @@ local function modseq(mb, w)
   w.highestmodseq = b.highestmodseq
 end
 
--- changed_uids(mb, w) -> the UIDs below the window's UIDNEXT whose
--- mod-sequence passed the recorded HIGHESTMODSEQ (all of them without
--- one): UID SEARCH MODSEQ (RFC 7162 3.1.5). Nothing is sent past the
--- look while HIGHESTMODSEQ is as recorded.
-local function changed_uids(mb, w)
+-- mark(mb, w) -> w.changed: the recorded HIGHESTMODSEQ (since; nil
+-- without one) and the top of the window's UIDs. changed() and
+-- vanished() share it: a run that asks either moves it for both.
+local function mark(mb, w)
   local c = w.changed
   if not c then
     modseq(mb, w)
@@ -435,7 +435,66 @@ local function changed_uids(mb, w)
       top = w.uidnext and w.uidnext - 1 }
     w.changed = c
   end
+  return c
+end
+
+-- Whether the server offers QRESYNC (RFC 7162 3.2).
+local function qresync(conn)
+  return (conn.capabilities or {}).QRESYNC == true
+end
+
+-- enable_qresync(conn) -> whether QRESYNC is on for this session. ENABLE
+-- is for the authenticated state (RFC 5161 3.1): a selected mailbox is
+-- left by UNSELECT first, once per session; without UNSELECT, false.
+local function enable_qresync(conn)
+  if (conn.enabled_caps or {}).QRESYNC then return true end
+  if conn.mailbox and not conn.capabilities.UNSELECT then return false end
+  if conn.mailbox then conn:unselect() end
+  conn:enable("QRESYNC")
+  return (conn.enabled_caps or {}).QRESYNC == true
+end
+
+-- window_uids(list, top) -> the distinct UIDs of list up to top, sorted.
+local function window_uids(list, top)
+  local seen, out = {}, {}
+  for _, uid in ipairs(list or {}) do
+    if not seen[uid] and (not top or uid <= top) then
+      seen[uid], out[#out + 1] = true, uid
+    end
+  end
+  table.sort(out)
+  return out
+end
+
+-- resync(mb, w, c) -> { changed, vanished } of the window's UIDs since
+-- c.since, from one SELECT with QRESYNC (RFC 7162 3.2.5): its FETCH
+-- responses and VANISHED (EARLIER); the first answer of the run is
+-- kept. nil when QRESYNC cannot be used (then changed() searches).
+local function resync(mb, w, c)
+  if w.resync then return w.resync end
+  local known = c.top and ("1:%d"):format(c.top)
+  local r = mb.account:read(function(conn)
+    if not qresync(conn) or not enable_qresync(conn) then return nil end
+    local b = same(mb, w, conn:select(mb.name, { readonly = plan.is_dry(),
+      qresync = { uidvalidity = w.uidvalidity, modseq = c.since,
+        known = known } }))
+    return { changed = window_uids(b.changed, c.top),
+      vanished = window_uids(b.vanished, c.top) }
+  end)
+  w.resync = r
+  return r
+end
+
+-- changed_uids(mb, w) -> the UIDs below the window's UIDNEXT whose
+-- mod-sequence passed the recorded HIGHESTMODSEQ (all of them without
+-- one): from resync() with QRESYNC, else UID SEARCH MODSEQ (RFC 7162
+-- 3.1.5). Nothing is sent past the look while HIGHESTMODSEQ is as
+-- recorded.
+local function changed_uids(mb, w)
+  local c = mark(mb, w)
   if c.since == w.highestmodseq or (c.top and c.top < 1) then return {} end
+  local r = c.since and resync(mb, w, c)
+  if r then return r.changed end
   return mb.account:read(function(conn)
     local b = select_same(mb, w, true)
     if b.exists == 0 then return {} end
@@ -452,9 +511,10 @@ end
 -- time, or when UIDVALIDITY changed); mail that arrived since counts as
 -- changed too (changed() - new() leaves it out). Changes the run itself
 -- makes count for the next run. An unchanged mailbox costs one STATUS;
--- else a SELECT (CONDSTORE) and one UID SEARCH MODSEQ. Recorded like
--- new(), with the same window. Needs CONDSTORE (RFC 7162): kind "usage"
--- without it. opts: reserved (a table).
+-- else one SELECT with QRESYNC when the server offers it (ENABLE QRESYNC
+-- once per session before), otherwise a SELECT (CONDSTORE) and one UID
+-- SEARCH MODSEQ. Recorded like new(), with the same window. Needs
+-- CONDSTORE (RFC 7162): kind "usage" without it. opts: reserved (a table).
 function mailbox.Mailbox:changed(opts)
   check_opts("changed", opts)
   if not self.account:read(condstore) then
@@ -466,6 +526,55 @@ function mailbox.Mailbox:changed(opts)
   local uids = changed_uids(self, w)
   remember(self, run)
   return result(self, w, uids)
+end
+
+---------------------------------------------------------------------------
+-- Mailbox:vanished()
+
+-- vanished_uids(mb, w) -> the UIDs below the window's UIDNEXT expunged
+-- since the recorded HIGHESTMODSEQ; none without one (nothing was known
+-- to vanish from). Under QRESYNC an expunge moves HIGHESTMODSEQ (RFC 7162
+-- 3.2), so an unchanged one means nothing vanished.
+local function vanished_uids(mb, w)
+  local c = mark(mb, w)
+  if not c.since or c.since == w.highestmodseq or (c.top and c.top < 1) then
+    return {}
+  end
+  local r = resync(mb, w, c)
+  if not r then
+    errors.raise{ kind = "unsupported", command = "vanished",
+      mailbox = mb.name, capability = "UNSELECT",
+      text = ("cannot enable QRESYNC for %s: a mailbox is selected and " ..
+        "the server lacks UNSELECT"):format(mb.name) }
+  end
+  return r.vanished
+end
+
+-- Mailbox:vanished([opts]) -> MessageSet of the UIDs expunged since the
+-- last recorded run that asked changed() or vanished() (they share one
+-- mark: a script that wants both asks both in the same run); empty the
+-- first time or when UIDVALIDITY changed. The messages are gone: the set
+-- is for bookkeeping (its UIDs), not for actions. Costs what changed()
+-- costs with QRESYNC, and one call answers both. Needs QRESYNC (RFC 7162
+-- 3.2.10, VANISHED (EARLIER)): kind "unsupported" (mailbox, capability)
+-- without it, since a server without it keeps no record of expunges.
+-- opts: reserved (a table).
+function mailbox.Mailbox:vanished(opts)
+  check_opts("vanished", opts)
+  if not self.account:read(qresync) then
+    errors.raise{ kind = "unsupported", command = "vanished",
+      mailbox = self.name, capability = "QRESYNC",
+      text = ("vanished() on %s needs QRESYNC, which the server does " ..
+        "not offer"):format(self.name) }
+  end
+  local run = run_of(self.account.name, self.name)
+  mailbox.flush_account(self.account)
+  local w = run.window or look(self, run, true)
+  local uids = vanished_uids(self, w)
+  remember(self, run)
+  -- Gone mail is not examined: no count, unlike result().
+  return msgset.new{ { mailbox = self, uidvalidity = w.uidvalidity,
+    uids = uids } }
 end
 
 return M
