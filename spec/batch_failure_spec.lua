@@ -6,14 +6,16 @@
 local fake_account = require "support.fake_account"
 local plan = require "imapsift.plan"
 local imapsift = require "imapsift"
+local batch = require "imapsift.batch"
 
 local RES = "ESEARCH SEARCHRES"
 
 -- The plan's log lines are not what these specs look at.
-local log = plan.log
+-- Some set WINDOW_BYTES to 1: one command ahead of the answers read.
+local log, window = plan.log, batch.WINDOW_BYTES
 before_each(function() plan.log = function() end end)
 after_each(function()
-  plan.log = log
+  plan.log, batch.WINDOW_BYTES = log, window
   fake_account.cleanup()
 end)
 
@@ -152,12 +154,8 @@ end)
 
 describe("queued flag changes and a link that reconnects by itself",
   function()
-  local batch = require "imapsift.batch"
-  local window = batch.WINDOW_BYTES
-  after_each(function() batch.WINDOW_BYTES = window end)
-
   it("never sends the rest of a flight on a new link", function()
-    batch.WINDOW_BYTES = 1 -- one command ahead of the answers read
+    batch.WINDOW_BYTES = 1
     local acct, srvs = fake_account.start_links(RES, {
       { { recv = "^A2 UID SEARCH RETURN %(SAVE ALL%) SUBJECT \"a\"\r\n$" },
         { send = '* ESEARCH (TAG "A2") UID ALL 1:2\r\nA2 OK done\r\n' },
@@ -182,6 +180,86 @@ describe("queued flag changes and a link that reconnects by itself",
     for _, line in ipairs(sent(srvs[2])) do
       assert.is_nil(line:find("STORE", 1, true), line)
     end
+  end)
+end)
+
+describe("a long set's STORE sent in pieces", function()
+  -- Lines of at most 210 bytes: the UIDs go at most 10 characters a
+  -- command, 1,3,5,7,9 in one and 11,13 in another.
+  local SHORT = { max_line = 210 }
+  local SEARCH = {
+    { recv = "^A2 UID SEARCH SUBJECT \"a\"\r\n$" },
+    { send = "* SEARCH 1 3 5 7 9 11 13\r\nA2 OK done\r\n" },
+    { recv = "^A3 UID STORE 1,3,5,7,9 %+FLAGS.SILENT %(k1%)\r\n$" },
+    { recv = "^A4 UID STORE 11,13 %+FLAGS.SILENT %(k1%)\r\n$" },
+  }
+  local function link(last, closes)
+    local out = { closes = closes }
+    for i, step in ipairs(SEARCH) do out[i] = step end
+    for _, step in ipairs(last) do out[#out + 1] = step end
+    return out
+  end
+
+  it("records the pieces confirmed and fails the rule for the one refused",
+    function()
+    local acct, srvs = fake_account.start_links("", {
+      link{ { send = "A3 NO [CANNOT] refused\r\nA4 OK stored\r\n" } },
+    }, SHORT)
+    rules(acct, { { "long", "a", "k1" } })
+    local errs = errors_by_rule()
+    assert.equal("no", errs.long and errs.long.kind)
+    local entries = plan.entries()
+    assert.equal(1, #entries)
+    assert.same({ "long", { 11, 13 } }, { entries[1].rule, entries[1].uids })
+    assert.same({ long = 2 }, flagged())
+    finish(acct, srvs[1])
+  end)
+
+  it("records the pieces confirmed before a cut, and fails the rest",
+    function()
+    local acct, srvs = fake_account.start_links("", {
+      link({ { send = "A3 OK stored\r\n" }, { close = true } }, true),
+    }, SHORT)
+    rules(acct, { { "long", "a", "k1" } })
+    local errs = errors_by_rule()
+    assert.equal("closed", errs.long and errs.long.kind)
+    assert.equal("INBOX", errs.long.mailbox)
+    local entries = plan.entries()
+    assert.equal(1, #entries)
+    assert.same({ 1, 3, 5, 7, 9 }, entries[1].uids)
+    assert.same({ long = 5 }, flagged())
+    finish(acct, srvs[1]) -- and no new link: nothing to send again
+  end)
+
+  it("sends only the pieces never sent on the new link", function()
+    batch.WINDOW_BYTES = 1
+    local first = { SEARCH[1], SEARCH[2], SEARCH[3],
+      { send = "A3 OK stored\r\n" }, { close = true }, closes = true }
+    local acct, srvs = fake_account.start_links("", { first,
+      { { recv = "^A2 UID STORE 11,13 %+FLAGS.SILENT %(k1%)\r\n$" },
+        { send = "A2 OK stored\r\n" } },
+    }, SHORT)
+    -- The reader sees the end of the link right after the first piece
+    -- is confirmed, before the second is sent.
+    local c = acct:conn()
+    local wait = c.wait
+    c.wait = function(self, tag, what, ...)
+      local r, data = wait(self, tag, what, ...)
+      if what:find("^STORE") then
+        self.wait = nil
+        assert.is_nil(self.conn:read(5))
+      end
+      return r, data
+    end
+    rules(acct, { { "long", "a", "k1" } })
+    assert.same({}, plan.errors())
+    local entries = plan.entries()
+    assert.equal(2, #entries)
+    assert.same({ 1, 3, 5, 7, 9 }, entries[1].uids)
+    assert.same({ 11, 13 }, entries[2].uids)
+    assert.same({ long = 7 }, flagged())
+    assert.equal("done", srvs[1]:status())
+    finish(acct, srvs[2])
   end)
 end)
 

@@ -136,11 +136,16 @@ local function store_args(mode, flags, seqset)
     argforms.flag_list(flags) }
 end
 
-local function store_cmds(c, e, uids, out)
-  for _, piece in ipairs(set.split(uids, c.max_line - 200)) do
+-- The STOREs of e on uids (under UIDVALIDITY uv): one, or one per piece
+-- of a set too long for one line, each piece knowing its UIDs so that
+-- what the server confirmed can be told from what it did not.
+local function store_cmds(c, e, uids, uv, out)
+  local pieces = set.split(uids, c.max_line - 200)
+  for _, piece in ipairs(pieces) do
     out[#out + 1] = { entry = e, name = "UID STORE",
       args = store_args(e.mode, e.flags, piece),
-      what = "STORE " .. e.mode }
+      what = "STORE " .. e.mode,
+      uids = #pieces > 1 and set.expand(piece) or nil, uv = uv }
   end
 end
 
@@ -172,7 +177,7 @@ local function settled_store(c, e, uids, uv, box, out)
   elseif #uids == 0 then
     out[#out + 1] = { entry = e, empty = true }
   else
-    store_cmds(c, e, uids, out)
+    store_cmds(c, e, uids, uv, out)
   end
 end
 
@@ -331,13 +336,32 @@ local function fail(e, err)
   plan().fail(e.rule, err)
 end
 
-local function record(e, mb, uids)
-  if e.done then return end
-  release(e)
-  if #uids == 0 then return end
+-- The entry of the plan for uids of e (not empty), stored in mb.
+local function put(e, mb, uids)
   plan().record{ account = mb.account.name, mailbox = mb.name,
     action = ACTION[e.mode], flags = e.flags, rule = e.rule or false,
     uids = table.move(uids, 1, #uids, 1, {}) }
+end
+
+local function record(e, mb, uids)
+  if e.done then return end
+  release(e)
+  if #uids > 0 then put(e, mb, uids) end
+end
+
+-- The pieces of a long set's STORE confirmed so far are recorded, then
+-- the entry fails with err, or is recorded as a whole without one.
+local function settle_pieces(e, mb, err)
+  local done = e.confirmed or {}
+  e.confirmed = nil
+  if not err then return record(e, mb, done) end
+  if #done > 0 and not e.done then put(e, mb, done) end
+  fail(e, err)
+end
+
+local function confirm(e, uids)
+  e.confirmed = e.confirmed or {}
+  table.move(uids, 1, #uids, #e.confirmed + 1, e.confirmed)
 end
 
 local function settle_search(e, mb, box, ok, res)
@@ -350,16 +374,38 @@ local function settle_search(e, mb, box, ok, res)
 end
 
 -- on_answer for command k of a flight. A store of several commands (a
--- long set split) is recorded when its last one is answered.
+-- long set split) is settled when its last one is answered: the pieces
+-- confirmed are recorded, and the first refusal is reported.
 local function answer(mb, box, cmds, k, ok, res)
   local cmd = cmds[k]
   local e = cmd.entry
   if e.kind == "search" then return settle_search(e, mb, box, ok, res) end
+  local nxt = cmds[k + 1]
+  local last = not (nxt and nxt.entry == e)
+  if cmd.uids then
+    if ok then confirm(e, cmd.uids) else e.err = e.err or res end
+    if last then settle_pieces(e, mb, e.err) end
+    return
+  end
   if not ok then return fail(e, res) end
   if rawget(e.set, "failed_") then return fail(e, rawget(e.set, "failed_")) end
-  local nxt = cmds[k + 1]
-  if nxt and nxt.entry == e then return end
   record(e, mb, known_uids(e, mb) or {})
+end
+
+-- A long set's STORE cut after some of its pieces were confirmed and
+-- before the next was sent: those are recorded, and e is queued again
+-- for the pieces from k on only.
+local function narrow(e, mb, cmds, k)
+  if not e.confirmed then return end
+  put(e, mb, e.confirmed)
+  e.confirmed = nil
+  local rest = {}
+  for j = k, #cmds do
+    if cmds[j].entry == e then
+      table.move(cmds[j].uids, 1, #cmds[j].uids, #rest + 1, rest)
+    end
+  end
+  e.part = { mailbox = mb, uids = rest, uidvalidity = cmds[k].uv }
 end
 
 -- After a lost link: searches not answered go back in the queue (a read
@@ -373,11 +419,14 @@ local function after_cut(mb, cmds, cut, later)
       seen[e] = true
       if e.kind == "search" then back[#back + 1] = e
       elseif k <= cut.sent and cmds[k].name then
-        fail(e, errors.new{ kind = errors.is(cut.link) and cut.link.kind or
-          "closed", command = cmds[k].what, mailbox = mb.name,
-          text = "the link was lost before the server confirmed it; " ..
-            "not sent again: " .. tostring(cut.link) })
-      elseif not e.done then back[#back + 1] = e end
+        settle_pieces(e, mb, errors.new{ kind = errors.is(cut.link) and
+          cut.link.kind or "closed", command = cmds[k].what,
+          mailbox = mb.name, text = "the link was lost before the server " ..
+            "confirmed it; not sent again: " .. tostring(cut.link) })
+      elseif not e.done then
+        narrow(e, mb, cmds, k)
+        back[#back + 1] = e
+      end
     end
   end
   table.move(later, 1, #later, #back + 1, back)
