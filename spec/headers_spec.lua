@@ -167,6 +167,107 @@ describe("imapsift.headers.addresses", function()
   end)
 end)
 
+describe("imapsift.headers.addresses, common shapes read whole", function()
+  local function shape(list)
+    local out = {}
+    for i, a in ipairs(list) do out[i] = { a.name or false, a.address } end
+    return out
+  end
+
+  -- Every entry here is read by one pattern or sent to the token reader;
+  -- either way addresses() must answer as token_addresses() does.
+  local TRICKY = {
+    '"Doe, John" <john@example.com>, Mary Smith <mary@x.org>, bare@y.z',
+    '"a, b" <a@b.c>,"c; d" <c@d.e>',
+    'Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>',
+    "a@b.c (Bare (nested, with <angle>) Name), d@e.f",
+    "friends: a@b.c, Ed <ed@x.y>;, undisclosed-recipients:;, z@z.z",
+    '"john doe"@ex.com, John Q. Public <@r1,@r2:jqp@ex.com>',
+    "<x@[192.0.2.1]>, a..b@c.d, .a@b.c, x@y@z, a@b <c@d.e>",
+    '"a\\"b" <q@r.s>, "" <e@f.g>, <solo@x.y>, "a@b" <c@d.e>',
+    "=?utf-8?q?J=C3=B6rg?=\r\n =?utf-8?q?_M=C3=BCller?= <j@d.e>",
+    "=?UTF-8?B?Sm9zw6kg?=\r\n =?UTF-8?B?TcO8bGxlcg==?= <jose@m.x>",
+    "=?UTF-8?B?ww==?= =?UTF-8?B?qQ==?= <split@char.x>",
+    '"=?koi8-r?b?8NLJ18XU?=" <p@r.u>',
+    "=?utf-8?q?=FF?= <m@x.y>, =?utf-8?b?!!!?= <n@x.y>, =?utf-8?q?abc <o@x.y>",
+    "caf\233 <c@f.e>, \"caf\233\" <d@f.e>, J\195\182rg <j@x.y>",
+    '"Name"\r\n <n@m.o>,\r\n\tOther  Name\t<o@m.o> ,',
+    '"un <a@b>', "<a@b", "a@b (open", "x@y;", "; x@y", ":", "<>", "",
+    " ", ",,", "a@b,,c@d", "a@b c", 'Mixed "q" <m@n.o>', "A.B <ab@c.d>",
+  }
+
+  it("agrees with the token reader on tricky lists", function()
+    for _, s in ipairs(TRICKY) do
+      assert.same(shape(headers.token_addresses(s)),
+        shape(headers.addresses(s)), s)
+    end
+  end)
+
+  it("agrees with the token reader on lists made of tricky entries",
+  function()
+    local n = 0
+    for _, a in ipairs(TRICKY) do
+      for _, b in ipairs(TRICKY) do
+        for _, sep in ipairs{ ", ", "", ",\r\n " } do
+          local s = a .. sep .. b
+          assert.same(shape(headers.token_addresses(s)),
+            shape(headers.addresses(s)), s)
+          n = n + 1
+        end
+      end
+    end
+    assert.equal(#TRICKY * #TRICKY * 3, n)
+  end)
+
+  it("reads the common shapes", function()
+    assert.same({
+      { "Doe, John", "john@example.com" },
+      { "José Müller", "jose@m.x" },
+      { "Other Name", "o@m.o" },
+      { false, "bare@y.z" },
+      { false, "solo@x.y" },
+    }, shape(headers.addresses('"Doe, John" <john@example.com>, ' ..
+      "=?UTF-8?B?Sm9zw6kg?= =?UTF-8?B?TcO8bGxlcg==?= <jose@m.x>,\r\n" ..
+      "\tOther  Name\t<o@m.o> , bare@y.z,<solo@x.y>, ")))
+    assert.same({ { "=?utf-8?q?=FF?=", "m@x.y" } },
+      shape(headers.addresses("=?utf-8?q?=FF?= <m@x.y>")))
+  end)
+
+  it("reads the common shapes without the token reader", function()
+    local reader = headers.token_addresses
+    headers.token_addresses = function(s) error("token reader for " .. s) end
+    local ok, err = pcall(headers.addresses,
+      '"Doe, John" <john@example.com>, Mary Smith <mary@x.org>,' ..
+      " bare@y.z, <solo@x.y>, =?utf-8?q?J=C3=B6rg?= <j@d.e>, ")
+    headers.token_addresses = reader
+    assert.is_true(ok, err)
+    assert.has_error(function()
+      headers.token_addresses = function() error("token reader") end
+      local done, e = pcall(headers.addresses, "a@b (comment)")
+      headers.token_addresses = reader
+      if not done then error(e) end
+    end)
+  end)
+
+  it("reads a vertical tab or form feed as part of a word", function()
+    -- these once ended an atom before it began, and the scan never moved
+    assert.same({ { false, "a\vb@c" } }, shape(headers.addresses("a\vb@c")))
+    assert.same({ { "A\fB", "x@y.z" } },
+      shape(headers.addresses("A\fB <x@y.z>")))
+  end)
+end)
+
+describe("imapsift.headers.decode, values with no encoded word", function()
+  it("gives what the full decoder gives", function()
+    for _, s in ipairs{ "plain", "", "a = b ? c", "caf\233 \147hi\148",
+        "déjà vu", "?= =?", "\129" } do
+      assert.equal(headers.make_utf8(s), headers.decode(s))
+      assert.equal(headers.decode(s .. " =?utf-8?q?x?="),
+        headers.decode(s) .. " x")
+    end
+  end)
+end)
+
 describe("imapsift.headers.date", function()
   local at = 1796527901 -- 2026-12-06 03:31:41 UTC
   local cases = {

@@ -143,6 +143,8 @@ end
 -- 6.2). A non-string is returned as it is.
 function M.decode(s)
   if type(s) ~= "string" then return s end
+  -- no encoded word can start without "=?": most values take this path
+  if not s:find("=?", 1, true) then return M.make_utf8(s) end
   local words = find_words(s)
   local out, pos, k = {}, 1, 1
   while k <= #words do
@@ -195,64 +197,65 @@ local SPECIALS = "()<>[]:;@\\,.\""
 
 local function skip_comment(s, i)
   local depth = 0
-  while i <= #s do
-    local c = s:sub(i, i)
-    if c == "\\" then
-      i = i + 1
-    elseif c == "(" then
-      depth = depth + 1
-    elseif c == ")" then
-      depth = depth - 1
-      if depth == 0 then return i + 1 end
+  while true do
+    local k = s:find("[\\()]", i)
+    if not k then return #s + 1 end
+    local b = s:byte(k)
+    if b == 92 then -- "\\": the next character is quoted
+      i = k + 2
+    else
+      depth = depth + (b == 40 and 1 or -1)
+      if depth == 0 then return k + 1 end
+      i = k + 1
     end
-    i = i + 1
   end
-  return i
 end
 
 local function read_quoted(s, i)
   local buf, j = {}, i + 1
-  while j <= #s do
-    local c = s:sub(j, j)
-    if c == "\\" then
-      buf[#buf + 1] = s:sub(j + 1, j + 1)
-      j = j + 2
-    elseif c == '"' then
-      return table.concat(buf), j + 1
-    else
-      buf[#buf + 1] = c
-      j = j + 1
+  while true do
+    local k = s:find('["\\]', j)
+    if not k then
+      buf[#buf + 1] = s:sub(j)
+      return table.concat(buf), #s + 1
     end
+    buf[#buf + 1] = s:sub(j, k - 1)
+    if s:byte(k) == 34 then return table.concat(buf), k + 1 end
+    buf[#buf + 1] = s:sub(k + 1, k + 1)
+    j = k + 2
   end
-  return table.concat(buf), j
+end
+
+-- One token at byte b = s:byte(i); returns the token (or nil for a
+-- comment) and the index after it.
+local function token(s, i, b)
+  if b == 40 then return nil, skip_comment(s, i) end
+  if b == 34 then
+    local text, j = read_quoted(s, i)
+    return { "quoted", text, raw = s:sub(i, j - 1) }, j
+  end
+  if b == 91 then
+    local j = s:find("]", i, true) or #s
+    return { "literal", s:sub(i, j) }, j + 1
+  end
+  local c = s:sub(i, i)
+  if SPECIALS:find(c, 1, true) then return { c, c }, i + 1 end
+  -- ends at the white space tokens() skips: with %s, a vertical tab
+  -- would end an atom before it began, and the scan would never move
+  local j = s:find("[ \t\r\n()<>%[%]:;@\\,.\"]", i) or #s + 1
+  return { "atom", s:sub(i, j - 1) }, j
 end
 
 local function tokens(s)
-  local list, i = {}, 1
-  while i <= #s do
-    local c = s:sub(i, i)
-    if c:find("^[ \t\r\n]") then
-      i = i + 1
-    elseif c == "(" then
-      i = skip_comment(s, i)
-    elseif c == '"' then
-      local text, j = read_quoted(s, i)
-      list[#list + 1] = { "quoted", text, raw = s:sub(i, j - 1) }
-      i = j
-    elseif c == "[" then
-      local j = s:find("]", i, true) or #s
-      list[#list + 1] = { "literal", s:sub(i, j) }
-      i = j + 1
-    elseif SPECIALS:find(c, 1, true) then
-      list[#list + 1] = { c, c }
-      i = i + 1
-    else
-      local j = s:find("[%s()<>%[%]:;@\\,.\"]", i) or #s + 1
-      list[#list + 1] = { "atom", s:sub(i, j - 1) }
-      i = j
-    end
+  local list, i, n = {}, 1, #s
+  while true do
+    i = s:find("[^ \t\r\n]", i)
+    if not i then return list end
+    local t
+    t, i = token(s, i, s:byte(i))
+    list[#list + 1] = t
+    if i > n then return list end
   end
-  return list
 end
 
 -- The display name of phrase tokens: words joined by one space, "."
@@ -291,10 +294,10 @@ local function angle_addr(list, k)
   return spec_text(inner), k + 1
 end
 
--- addresses(s) -> array of { name = display name or nil, address =
--- "local@domain" }. Groups are flattened (their names dropped), comments
--- dropped, an empty entry (",,", "undisclosed-recipients:;") skipped.
-function M.addresses(s)
+-- token_addresses(s) -> what addresses(s) returns, read token by token:
+-- the general reader, for every shape; addresses() takes it for all
+-- but the common ones (and the specs check that both agree).
+function M.token_addresses(s)
   local out = {}
   if type(s) ~= "string" then return out end
   local list = tokens(s)
@@ -323,6 +326,56 @@ function M.addresses(s)
   end
   flush()
   return out
+end
+
+-- The common shapes of one list entry, each read by one pattern: a
+-- quoted display name (no escapes) or a phrase of atoms before an angle
+-- address, or a bare address; the address is dot-atom text around one
+-- "@". Anything else (comments, groups, escapes, routes, domain
+-- literals, 8-bit bytes, empty entries) is left to token_addresses.
+local ATEXT = "A-Za-z0-9!#$%%&'*+/=?^_`{|}~%-"
+local ADDR = "([" .. ATEXT .. ".]+@[" .. ATEXT .. ".]+)"
+local WS = "[ \t\r\n]*"
+local QUOTED_ENTRY = "^" .. WS .. '"([^"\\]*)"' .. WS .. "<" .. ADDR .. ">" ..
+  WS .. "()"
+local PHRASE_ENTRY = "^([" .. ATEXT .. " \t\r\n]*)<" .. ADDR .. ">" .. WS ..
+  "()"
+local BARE_ENTRY = "^" .. WS .. ADDR .. WS .. "()"
+
+-- The undecoded display name, address and end of the entry at i, or nil
+-- when it has none of the common shapes. A phrase's atoms are joined by
+-- one space, as the token reader joins them.
+local function common_entry(s, i)
+  local name, addr, j = s:match(QUOTED_ENTRY, i)
+  if name then return name, addr, j end
+  name, addr, j = s:match(PHRASE_ENTRY, i)
+  if name then
+    return name:gsub("[ \t\r\n]+", " "):match("^ ?(.-) ?$"), addr, j
+  end
+  addr, j = s:match(BARE_ENTRY, i)
+  if addr then return "", addr, j end
+end
+
+-- The list when every entry has a common shape, else nil.
+local function common_list(s)
+  local out, i, n = {}, 1, #s
+  while i <= n and not s:find("^[ \t\r\n]*$", i) do
+    local name, addr, j = common_entry(s, i)
+    if not name then return nil end
+    if j <= n and s:byte(j) ~= 44 then return nil end -- not ","
+    name = M.decode(name)
+    out[#out + 1] = { name = name ~= "" and name or nil, address = addr }
+    i = j + 1
+  end
+  return out
+end
+
+-- addresses(s) -> array of { name = display name or nil, address =
+-- "local@domain" }. Groups are flattened (their names dropped), comments
+-- dropped, an empty entry (",,", "undisclosed-recipients:;") skipped.
+function M.addresses(s)
+  if type(s) ~= "string" then return {} end
+  return common_list(s) or M.token_addresses(s)
 end
 
 local MONTHS = {
