@@ -359,6 +359,27 @@ describe("queued flag changes and the SEARCHRES variable $", function()
   end)
 end)
 
+describe("a SAVE search the client could not read", function()
+  it("says the STORE $ changed messages it cannot name", function()
+    local acct, srvs = fake_account.start_links(RES, { {
+      { recv = "^A2 UID SEARCH RETURN %(SAVE ALL%) SUBJECT \"a\"\r\n$" },
+      { recv = "^A3 UID STORE %$ %+FLAGS.SILENT %(k1%)\r\n$" },
+      -- Five UIDs, over the client's limit of three: the server saved
+      -- them in $ all the same, and the STORE $ changed them.
+      { send = '* ESEARCH (TAG "A2") UID ALL 1:5\r\nA2 OK done\r\n' ..
+        "A3 OK stored\r\n" },
+    } }, { limits = { max_uids = 3 } })
+    rules(acct, { { "big", "a", "k1" } })
+    local err = errors_by_rule().big
+    assert.equal("limit", err and err.kind)
+    assert.equal("STORE +FLAGS", err.command)
+    assert.equal("INBOX", err.mailbox)
+    assert.matches("not recorded", err.text)
+    assert.same({}, plan.entries())
+    finish(acct, srvs[1])
+  end)
+end)
+
 describe("a NO on one STORE of a pipelined flight", function()
   it("fails only the rule whose STORE was refused", function()
     local acct, srv = fake_account.start(RES, {

@@ -373,6 +373,22 @@ local function settle_search(e, mb, box, ok, res)
     uids = res } })
 end
 
+-- A STORE $ the server confirmed after a SAVE search that failed: a NO
+-- or BAD left $ empty (RFC 5182 2.1), so nothing changed and the
+-- search's error says it all; any other failure (a limit, a malformed
+-- answer) was the client's alone: the server saved its result and the
+-- STORE changed those messages, which the client cannot name.
+local function dollar_error(mb, cmd, ok, err)
+  if not (ok and cmd.dollar) or errors.is(err, "no") or
+      errors.is(err, "bad") then
+    return err
+  end
+  return errors.new{ kind = errors.is(err) and err.kind or "protocol",
+    command = cmd.what, mailbox = mb.name, text = "the server confirmed " ..
+      "it on the saved result of a search whose answer could not be read " ..
+      "(" .. tostring(err) .. "): flags changed on messages not recorded" }
+end
+
 -- on_answer for command k of a flight. A store of several commands (a
 -- long set split) is settled when its last one is answered: the pieces
 -- confirmed are recorded, and the first refusal is reported.
@@ -387,8 +403,9 @@ local function answer(mb, box, cmds, k, ok, res)
     if last then settle_pieces(e, mb, e.err) end
     return
   end
+  local set_err = rawget(e.set, "failed_")
+  if set_err then return fail(e, dollar_error(mb, cmd, ok, set_err)) end
   if not ok then return fail(e, res) end
-  if rawget(e.set, "failed_") then return fail(e, rawget(e.set, "failed_")) end
   record(e, mb, known_uids(e, mb) or {})
 end
 
