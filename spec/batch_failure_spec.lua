@@ -261,6 +261,47 @@ describe("a long set's STORE sent in pieces", function()
     assert.equal("done", srvs[1]:status())
     finish(acct, srvs[2])
   end)
+
+  it("reports a refused piece once and sends again only the pieces never " ..
+    "sent", function()
+    batch.WINDOW_BYTES = 1
+    local acct, srvs = fake_account.start_links("", {
+      { { recv = "^A2 UID SEARCH SUBJECT \"a\"\r\n$" },
+        { send = "* SEARCH 1 3 5 7 9 11 13 15 17 19\r\nA2 OK done\r\n" },
+        { recv = "^A3 UID STORE 1,3,5,7,9 %+FLAGS.SILENT %(k1%)\r\n$" },
+        { send = "A3 NO [CANNOT] refused\r\n" },
+        { recv = "^A4 UID STORE 11,13,15 %+FLAGS.SILENT %(k1%)\r\n$" },
+        { send = "A4 OK stored\r\n" }, { close = true }, closes = true },
+      { { recv = "^A2 UID STORE 17,19 %+FLAGS.SILENT %(k1%)\r\n$" },
+        { send = "A2 OK stored\r\n" } },
+    }, SHORT)
+    -- The reader sees the end of the link right after the second piece
+    -- is confirmed, before the third is sent.
+    local c = acct:conn()
+    local wait, n = c.wait, 0
+    c.wait = function(self, tag, what, ...)
+      local r, data = wait(self, tag, what, ...)
+      if what:find("^STORE") then
+        n = n + 1
+        if n == 2 then
+          self.wait = nil
+          assert.is_nil(self.conn:read(5))
+        end
+      end
+      return r, data
+    end
+    rules(acct, { { "long", "a", "k1" } })
+    local errs = plan.errors()
+    assert.equal(1, #errs)
+    assert.equal("no", errs[1].error.kind)
+    local entries = plan.entries()
+    assert.equal(2, #entries)
+    assert.same({ 11, 13, 15 }, entries[1].uids)
+    assert.same({ 17, 19 }, entries[2].uids)
+    assert.same({ long = 5 }, flagged())
+    assert.equal("done", srvs[1]:status())
+    finish(acct, srvs[2])
+  end)
 end)
 
 describe("queued flag changes and UIDVALIDITY", function()

@@ -409,13 +409,14 @@ local function answer(mb, box, cmds, k, ok, res)
   record(e, mb, known_uids(e, mb) or {})
 end
 
--- A long set's STORE cut after some of its pieces were confirmed and
--- before the next was sent: those are recorded, and e is queued again
--- for the pieces from k on only.
+-- A long set's STORE cut after some of its pieces were answered and
+-- before the next was sent: those confirmed are recorded, a refusal is
+-- reported, and e is queued again for the pieces from k on only.
 local function narrow(e, mb, cmds, k)
-  if not e.confirmed then return end
-  put(e, mb, e.confirmed)
-  e.confirmed = nil
+  if not (e.confirmed or e.err) then return end
+  if e.confirmed then put(e, mb, e.confirmed) end
+  if e.err then plan().fail(e.rule, e.err) end
+  e.confirmed, e.err = nil, nil
   local rest = {}
   for j = k, #cmds do
     if cmds[j].entry == e then
