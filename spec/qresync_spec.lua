@@ -368,14 +368,17 @@ describe("QRESYNC on a scripted server", function()
     assert.equal("limit", err.kind)
   end)
 
-  it("keeps only the window's UIDs of a QRESYNC answer, sorted and once",
+  it("keeps only the window's UIDs of a QRESYNC answer, sorted and once, " ..
+    "and nothing said before OK [CLOSED]",
     function()
     recorded()
     local acct, srv = start(" CONDSTORE QRESYNC ENABLE", with_status{
       { recv = "^A2 ENABLE QRESYNC\r\n$" },
       { send = "* ENABLED QRESYNC\r\n" }, { reply = "OK enabled" },
       { recv = "^A3 SELECT INBOX %(QRESYNC %(42 500 1:11%)%)\r\n$" },
-      { send = SELECTED .. "* VANISHED (EARLIER) 7,2:3,12\r\n" ..
+      { send = "* 1 FETCH (UID 5 FLAGS (\\Seen))\r\n" ..
+        "* OK [CLOSED] the mailbox before\r\n" ..
+        SELECTED .. "* VANISHED (EARLIER) 7,2:3,12\r\n" ..
         "* 5 FETCH (UID 9 FLAGS () MODSEQ (503))\r\n" ..
         "* 2 FETCH (UID 4 FLAGS (\\Seen) MODSEQ (501))\r\n" ..
         "* 5 FETCH (UID 9 FLAGS (\\Seen) MODSEQ (505))\r\n" },

@@ -182,11 +182,14 @@ local function qresync_param(self, p, what)
 end
 
 -- The UIDs of the FETCH responses a QRESYNC select brings (changed
--- since the modseq; RFC 7162 3.2.5.2), capped like any server set.
+-- since the modseq; RFC 7162 3.2.5.2), capped like any server set. What
+-- came before OK [CLOSED] was about the mailbox left (RFC 7162 3.2.11).
 local function fetched_uids(self, out, what)
   local max = self:limit("max_uids")
   return function(r)
-    if r.type == "FETCH" and math.type(r.uid) == "integer" then
+    if r.code and r.code.name == "CLOSED" then
+      for i = #out, 1, -1 do out[i] = nil end
+    elseif r.type == "FETCH" and math.type(r.uid) == "integer" then
       if #out >= max then
         errors.raise{ kind = "limit", command = what, text = ("server " ..
           "sent more than %d UIDs for one command (limits.max_uids)")
