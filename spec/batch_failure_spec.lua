@@ -280,7 +280,7 @@ describe("a long set's STORE sent in pieces", function()
     local c = acct:conn()
     local wait, n = c.wait, 0
     c.wait = function(self, tag, what, ...)
-      local r, data = wait(self, tag, what, ...)
+      local res = table.pack(pcall(wait, self, tag, what, ...))
       if what:find("^STORE") then
         n = n + 1
         if n == 2 then
@@ -288,7 +288,8 @@ describe("a long set's STORE sent in pieces", function()
           assert.is_nil(self.conn:read(5))
         end
       end
-      return r, data
+      if not res[1] then error(res[2], 0) end
+      return table.unpack(res, 2, res.n)
     end
     rules(acct, { { "long", "a", "k1" } })
     local errs = plan.errors()
