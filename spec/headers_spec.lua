@@ -257,6 +257,60 @@ describe("imapsift.headers.addresses, common shapes read whole", function()
   end)
 end)
 
+describe("imapsift.headers.decode, charsets read without iconv", function()
+  local core = require "imapsift.core"
+
+  -- What decoding the Q word of bytes gives when iconv converts it.
+  local function by_iconv(bytes, charset, word)
+    local text = core.iconv(bytes, charset)
+    if text and utf8.len(text) then return text end
+    return headers.make_utf8(word)
+  end
+
+  local function q_word(bytes, charset)
+    return ("=?%s?Q?%s?="):format(charset, bytes:gsub(".", function(c)
+      return ("=%02X"):format(c:byte())
+    end))
+  end
+
+  it("gives what iconv gives for every ISO-8859-1 and US-ASCII byte",
+  function()
+    for b = 0, 255 do
+      for _, cs in ipairs{ "iso-8859-1", "ISO-8859-1", "us-ascii" } do
+        local w = q_word(string.char(b), cs)
+        assert.equal(by_iconv(string.char(b), cs, w), headers.decode(w), w)
+      end
+    end
+  end)
+
+  it("gives what iconv gives for UTF-8, valid or not", function()
+    for _, bytes in ipairs{
+      "plain", "caf\195\169", "\239\187\191bom", "nul\0byte",
+      "\244\143\191\191",                 -- U+10FFFF, the last one
+      "\239\191\190\239\191\191",         -- noncharacters U+FFFE/F
+      "\244\144\128\128",                 -- above U+10FFFF
+      "\237\160\128", "\237\191\191",     -- surrogates
+      "\192\175", "\224\128\175",          -- overlongs
+      "\195", "a\226\130", "\128", "\255", -- truncated, stray
+    } do
+      for _, cs in ipairs{ "utf-8", "UTF-8" } do
+        local w = q_word(bytes, cs)
+        assert.equal(by_iconv(bytes, cs, w), headers.decode(w), w)
+      end
+    end
+  end)
+
+  it("reads Q escapes in either case and refuses broken ones", function()
+    assert.equal("é é é", headers.decode(
+      "=?utf-8?q?=C3=A9_=c3=a9_=c3=A9?="))
+    assert.equal("a_b c", headers.decode("=?us-ascii?q?a=5Fb_c?="))
+    for _, w in ipairs{ "=?utf-8?q?=?=", "=?utf-8?q?=G1?=",
+        "=?utf-8?q?a=4?=", "=?utf-8?q?=4=41?=", "=?utf-8?q?==41?=" } do
+      assert.equal(w, headers.decode(w))
+    end
+  end)
+end)
+
 describe("imapsift.headers.decode, values with no encoded word", function()
   it("gives what the full decoder gives", function()
     for _, s in ipairs{ "plain", "", "a = b ? c", "caf\233 \147hi\148",

@@ -67,14 +67,23 @@ function M.make_utf8(s)
   return table.concat(out)
 end
 
+-- The byte of each "=XX" escape, hex digits in either case.
+local Q_BYTE = {}
+for b = 0, 255 do
+  local hex = ("%02X"):format(b)
+  for _, h in ipairs{ hex, hex:lower(), hex:sub(1, 1) .. hex:sub(2):lower(),
+      hex:sub(1, 1):lower() .. hex:sub(2) } do
+    Q_BYTE["=" .. h] = string.char(b)
+  end
+end
+
 local function q_decode(text)
+  if not text:find("=", 1, true) then return (text:gsub("_", " ")) end
   if text:gsub("=%x%x", ""):find("=", 1, true) then
     return nil -- a "=" that does not start two hex digits
   end
   text = text:gsub("_", " ")
-  return (text:gsub("=(%x%x)", function(h)
-    return string.char(tonumber(h, 16))
-  end))
+  return (text:gsub("=%x%x", Q_BYTE))
 end
 
 -- Raw bytes of an encoded word's text, or nil when malformed.
@@ -105,6 +114,24 @@ local function find_words(s)
   end
 end
 
+-- ISO-8859-1 bytes 0x80..0xff as UTF-8: each is its own code point.
+local LATIN1 = {}
+for b = 0x80, 0xff do LATIN1[string.char(b)] = utf8.char(b) end
+
+-- The charsets most mail uses, converted without iconv (each call of
+-- which opens a converter): bytes that are already valid UTF-8 or ASCII
+-- come back as they are, ISO-8859-1 by table. nil: ask iconv.
+local function convert_common(bytes, charset)
+  if charset == "utf-8" then
+    if utf8.len(bytes) then return bytes end
+  elseif charset == "us-ascii" then
+    if not bytes:find("[\128-\255]") then return bytes end
+  elseif charset == "iso-8859-1" then
+    return (bytes:gsub("[\128-\255]", LATIN1))
+  end
+  return nil
+end
+
 -- Converts a run of adjacent words that share a charset as one text, so
 -- that a character split across two words (mailers cut B words at any
 -- byte) comes out whole. Returns the UTF-8 text or nil.
@@ -114,7 +141,8 @@ local function convert_run(run)
     if not w[4] then return nil end
     parts[k] = w[4]
   end
-  local text = core.iconv(table.concat(parts), run[1][3])
+  local bytes, charset = table.concat(parts), run[1][3]
+  local text = convert_common(bytes, charset) or core.iconv(bytes, charset)
   -- iconv's output should be UTF-8; never trust a converter blindly
   return text and utf8.len(text) and text or nil
 end
@@ -162,6 +190,19 @@ function M.decode(s)
   return table.concat(out)
 end
 
+-- Lower-case field names seen before: a scan meets the same few names in
+-- every message. Emptied when full, so hostile names cannot grow it.
+local lower_names, lower_count = {}, 0
+
+local function lower_name(name)
+  local l = lower_names[name]
+  if l then return l end
+  if lower_count >= 256 then lower_names, lower_count = {}, 0 end
+  l = name:lower()
+  lower_names[name], lower_count = l, lower_count + 1
+  return l
+end
+
 -- parse(block) -> { [lowercase name] = { raw value, ... } }, values in
 -- the order they appear, unfolded (the line break before a continuation
 -- line removed, its white space kept) and trimmed. Parsing stops at the
@@ -170,19 +211,19 @@ function M.parse(block)
   if type(block) ~= "string" then
     error("headers.parse: bad argument #1 (string expected)", 2)
   end
-  block = block:gsub("\r\n", "\n")
+  -- each rewrite copies the block, so only the ones it needs
+  if block:find("\r", 1, true) then block = block:gsub("\r\n", "\n") end
   local body = block:find("\n\n", 1, true)
   if body then block = block:sub(1, body) end
-  if block:sub(1, 1) == "\n" then block = "" end
-  block = block:gsub("\n([ \t])", "%1")
+  if block:byte(1) == 10 then block = "" end
+  if block:find("\n[ \t]") then block = block:gsub("\n([ \t])", "%1") end
   local out = {}
   for line in block:gmatch("[^\n]+") do
-    local name, value = line:match("^([!-9;-~]+)[ \t]*:(.*)$")
+    local name, value = line:match("^([!-9;-~]+)[ \t]*:[ \t]*(.-)[ \t\r]*$")
     if name then
-      name = name:lower()
-      value = value:match("^[ \t]*(.-)[ \t\r]*$")
-      out[name] = out[name] or {}
-      table.insert(out[name], value)
+      name = lower_name(name)
+      local list = out[name]
+      if list then list[#list + 1] = value else out[name] = { value } end
     end
   end
   return out

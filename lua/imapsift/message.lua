@@ -13,7 +13,11 @@ local Message = {}
 M.Message = Message
 
 -- R1's header decoding, loaded when first needed.
-local function headers() return require "imapsift.headers" end
+local headers_mod
+local function headers()
+  headers_mod = headers_mod or require "imapsift.headers"
+  return headers_mod
+end
 
 -- Fields that come from a header, and the header each comes from.
 M.HEADER_FIELDS = { from = "From", to = "To", cc = "Cc", bcc = "Bcc",
@@ -77,6 +81,8 @@ local function from_header(self, field)
   end
   local h = headers()
   if ADDRESSES[field] then
+    -- one header, the common case: its list is already a fresh table
+    if #raw == 1 then return h.addresses(raw[1]) end
     local list = {}
     for _, v in ipairs(raw) do
       for _, a in ipairs(h.addresses(v)) do list[#list + 1] = a end
