@@ -297,6 +297,74 @@ static void split_attr(const char *s, size_t len, struct attr *a)
     a->ok = parse_origin(s + rb, len - rb, a);
 }
 
+/* Section keys longer than Lua's short strings (LUAI_MAXSHORTLEN, 40
+ * bytes in 5.4) are not interned: every kept FETCH table of a scan for
+ * BODY[HEADER.FIELDS (FROM SUBJECT TO CC DATE MESSAGE-ID)] would hold a
+ * copy of its own. The last KEY_CACHE such keys live in a registry
+ * array, newest first, compared bytewise, so one copy serves a whole
+ * fetch (and the next). Keys over KEY_CACHE_MAX bytes are not kept. */
+#define KEY_SHORT 40
+#define KEY_CACHE 8
+#define KEY_CACHE_MAX 512
+
+static const char key_cache_id = 0;
+
+/* Pushes the registry array of kept keys, made on first use. */
+static void push_key_cache(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &key_cache_id) == LUA_TTABLE)
+        return;
+    lua_pop(L, 1);
+    lua_createtable(L, KEY_CACHE, 0);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &key_cache_id);
+}
+
+/* 1 with the kept copy of s pushed, or 0 with nothing pushed; the
+ * cache array is at stack index t. */
+static int find_key(lua_State *L, int t, const char *s, size_t len)
+{
+    const char *k;
+    size_t n;
+    int i;
+
+    for (i = 1; i <= KEY_CACHE; i++) {
+        if (lua_rawgeti(L, t, i) != LUA_TSTRING) {
+            lua_pop(L, 1);
+            return 0;
+        }
+        k = lua_tolstring(L, -1, &n);
+        if (n == len && memcmp(k, s, len) == 0)
+            return 1;
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* Pushes s as a key of a FETCH subtable, the kept copy when there is
+ * one (and keeps a new long one, dropping the oldest). */
+static void push_key(lua_State *L, const char *s, size_t len)
+{
+    int t, i;
+
+    if (len <= KEY_SHORT || len > KEY_CACHE_MAX) {
+        lua_pushlstring(L, s, len);
+        return;
+    }
+    push_key_cache(L);
+    t = lua_gettop(L);
+    if (!find_key(L, t, s, len)) {
+        for (i = KEY_CACHE; i > 1; i--) {
+            lua_rawgeti(L, t, i - 1);
+            lua_rawseti(L, t, i);
+        }
+        lua_pushlstring(L, s, len);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, t, 1);
+    }
+    lua_remove(L, t);
+}
+
 /* Stack index of subtable `which`, created and linked on first use. */
 static int fetch_sub(struct fetch *f, int which)
 {
@@ -318,7 +386,7 @@ static int put_bytes(struct fetch *f, int which, const char *key, size_t klen,
     if (!isf_strlike(f->r, v) && !isf_is_type(f->r, v, ISF_NODE_NIL))
         return 0;
     t = fetch_sub(f, which);
-    lua_pushlstring(f->L, key, klen);
+    push_key(f->L, key, klen);
     if (isf_strlike(f->r, v))
         isf_push_bytes(f->L, f->r, v);
     else
@@ -338,7 +406,7 @@ static int fetch_section(struct fetch *f, int which, const struct attr *a,
         return 0;
     if (a->has_origin && which == FS_BODY) {
         t = fetch_sub(f, FS_ORIGIN);
-        lua_pushlstring(f->L, sec, a->sec_len);
+        push_key(f->L, sec, a->sec_len);
         lua_pushinteger(f->L, (lua_Integer)a->origin);
         lua_rawset(f->L, t);
     }
@@ -359,7 +427,12 @@ static int fetch_rfc822(struct fetch *f, size_t v)
 }
 
 /* Pushes the value of a section-less attribute and returns its field
- * name, or returns NULL (pushing nothing) when v has the wrong type. */
+ * name, or returns NULL (pushing nothing) when v has the wrong type.
+ * FLAGS is a new array for every message, though the lists repeat:
+ * callers may change one message's flags, and a shared table made
+ * read-only would need a proxy per message (an empty table, 56 bytes)
+ * that saves only 16 to 32 of the 72 to 88 bytes of a flags array,
+ * while breaking next, rawlen and the comparisons built on them. */
 static const char *fetch_plain(struct fetch *f, int id, size_t v)
 {
     lua_State *L = f->L;
@@ -408,7 +481,7 @@ static int fetch_known(struct fetch *f, int id, const struct attr *a, size_t v)
         if (!isf_is_type(f->r, v, ISF_NODE_NUMBER))
             return 0;
         t = fetch_sub(f, FS_BINSIZE);
-        lua_pushlstring(f->L, a->s + a->sec_off, a->sec_len);
+        push_key(f->L, a->s + a->sec_off, a->sec_len);
         lua_pushinteger(f->L, (lua_Integer)f->r->nodes[v].num);
         lua_rawset(f->L, t);
         return 1;

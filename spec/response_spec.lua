@@ -638,3 +638,70 @@ describe("core.parser", function()
     assert.has_error(function() core.parser("x") end)
   end)
 end)
+
+------------------------------------------------------------------------
+-- Kept FETCH tables (c/lua_fetch.c): what a collected fetch holds.
+
+-- "* i FETCH (UID i BODY[sec] {1}\r\nx)" for i = 1..n, parsed at once.
+local function section_scan(n, sec_of)
+  local parts = {}
+  for i = 1, n do
+    parts[i] = ("* %d FETCH (UID %d BODY[%s] %s)\r\n"):format(i, i,
+      sec_of(i), lit("x"))
+  end
+  local got, err = core.parse(table.concat(parts))
+  assert.is_nil(err)
+  return got
+end
+
+-- The heap that n kept responses of section_scan take, per response.
+local function kept_bytes(n, sec)
+  collectgarbage("collect")
+  local before = collectgarbage("count")
+  local kept = section_scan(n, function() return sec end)
+  collectgarbage("collect")
+  local each = (collectgarbage("count") - before) * 1024 / n
+  assert.equal(n, #kept)
+  return each
+end
+
+describe("kept FETCH tables", function()
+  it("key every body table by its section, long names included", function()
+    -- Ten distinct long names in turn: more than the kept copies.
+    local function sec(i)
+      return ("HEADER.FIELDS (FROM SUBJECT TO CC DATE MESSAGE-ID X-%d)")
+        :format(i % 10)
+    end
+    local got = section_scan(40, sec)
+    for i, r in ipairs(got) do
+      assert.same({ [sec(i)] = "x" }, r.body)
+    end
+  end)
+
+  it("key sections at and around the short-string limit", function()
+    for _, len in ipairs{ 39, 40, 41, 512, 513, 2000 } do
+      local sec = "HEADER.FIELDS (" .. ("A"):rep(len - 16) .. ")"
+      assert.equal(len, #sec)
+      for _, r in ipairs(section_scan(3, function() return sec end)) do
+        assert.same({ [sec] = "x" }, r.body)
+      end
+    end
+  end)
+
+  it("share one copy of a long section name between responses", function()
+    -- A copy each would cost every response at least 300 bytes more.
+    local long = "HEADER.FIELDS (" .. ("X-LONG-FIELD-NAME "):rep(16) .. "A)"
+    assert.is_true(#long > 300)
+    local short = "HEADER.FIELDS (FROM)"
+    assert.is_true(kept_bytes(2000, long) - kept_bytes(2000, short) < 100)
+  end)
+
+  it("give every message a flags table of its own", function()
+    -- Callers may change one message's flags without touching another.
+    local got = core.parse("* 1 FETCH (UID 1 FLAGS (\\Seen))\r\n" ..
+      "* 2 FETCH (UID 2 FLAGS (\\Seen))\r\n")
+    assert.are_not.equal(got[1].flags, got[2].flags)
+    got[1].flags[2] = "$Done"
+    assert.same({ "\\Seen" }, got[2].flags)
+  end)
+end)

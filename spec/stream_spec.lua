@@ -157,3 +157,46 @@ describe("the stream transport with misbehaving commands", function()
     os.remove(flag)
   end)
 end)
+
+-- Dovecot's imap binary run preauthenticated for tina (spare user 18),
+-- so that this block's mailboxes are its own.
+local function tina_command()
+  local cmd, users = server.dovecot_imap:gsub(" USER=alice ", " USER=tina ")
+  local homes
+  cmd, homes = cmd:gsub("/home/alice ", "/home/tina ")
+  assert(users == 1 and homes == 1, "no alice to replace in DOVECOT_IMAP")
+  return cmd .. " 2>>" .. server.testdir .. "/log/stream-stderr.log"
+end
+
+describe("a collected fetch over the stream transport", function()
+  -- Over Lua's 40-byte short strings: the kept tables share one copy.
+  local LONG = "HEADER.FIELDS (FROM SUBJECT TO CC DATE MESSAGE-ID)"
+
+  it("keys every message's headers by the long section asked for",
+      function()
+    local imap = imapsift.connect{ command = tina_command() }
+    require("imapsift.testing").empty_account(imap)
+    local uids = server.fill(imap, "INBOX", 12, function(i)
+      return { subject = "collected " .. i,
+        to = ("to%d@example.org"):format(i) }
+    end)
+    imap:select("INBOX")
+    local kept = imap:fetch(uids, { "FLAGS", "BODY.PEEK[" .. LONG .. "]" })
+    assert.equal(12, #kept)
+    for i, m in ipairs(kept) do
+      assert.equal(uids[i], m.uid)
+      local keys = {}
+      for k in pairs(m.body) do keys[#keys + 1] = k end
+      assert.same({ LONG }, keys)
+      assert.matches("Subject: collected " .. i .. "\r\n", m.body[LONG],
+        1, true)
+      assert.matches(("To: to%d@example.org\r\n"):format(i), m.body[LONG],
+        1, true)
+    end
+    -- Each message's flags are its own to change.
+    local second = table.move(kept[2].flags, 1, #kept[2].flags, 1, {})
+    kept[1].flags[#kept[1].flags + 1] = "$Mine"
+    assert.same(second, kept[2].flags)
+    imap:logout()
+  end)
+end)
