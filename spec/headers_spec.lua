@@ -100,6 +100,39 @@ describe("imapsift.headers.parse", function()
     assert.same({}, headers.parse("\r\nSubject: body\r\n"))
   end)
 
+  it("trims values at both ends, keeping what is inside", function()
+    local h = headers.parse("A: \t x \r y \t\r\r\nB:\t \r\r\nC:z\r\n" ..
+      "D: folded \r\n\t\r\n e \r\nE:\r\n\r\n")
+    assert.same({ "x \r y" }, h.a)
+    assert.same({ "" }, h.b)
+    assert.same({ "z" }, h.c)
+    assert.same({ "folded \t e" }, h.d)
+    assert.same({ "" }, h.e)
+    assert.same({ "v" }, headers.parse("Bare-Cr: v\r")["bare-cr"])
+  end)
+
+  it("reads a block of one field as it reads a longer one", function()
+    for _, v in ipairs{ "v", "v  \t", "", "  ", "a \r b", "=?utf-8?q?x?=" } do
+      for _, tail in ipairs{ "\r\n\r\n", "\r\n\r\nBody: x\r\n",
+          "\n\n", "\r\n", "" } do
+        local one = headers.parse("From : " .. v .. tail)
+        local two = headers.parse("X: 1\r\nFrom : " .. v .. tail)
+        assert.same(two.from, one.from)
+        assert.same({ "1" }, two.x)
+        assert.is_nil(one.body or two.body)
+      end
+    end
+    assert.same({ "v" }, headers.parse("From: v \r\n\r\n").from)
+    assert.same({ "a \r b" }, headers.parse("From: a \r b\r\n\r\n").from)
+  end)
+
+  it("lowercases any number of distinct names", function()
+    local parts = {}
+    for i = 1, 600 do parts[i] = ("X-Name-%d: %d"):format(i, i) end
+    local h = headers.parse(table.concat(parts, "\r\n"))
+    for i = 1, 600 do assert.same({ tostring(i) }, h["x-name-" .. i]) end
+  end)
+
   it("refuses a non-string", function()
     assert.has_error(function() headers.parse(nil) end)
   end)

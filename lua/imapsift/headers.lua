@@ -203,6 +203,22 @@ local function lower_name(name)
   return l
 end
 
+-- s without its trailing spaces, tabs and CRs, found from the end (a
+-- pattern would try every position from the start).
+local function trim_end(s)
+  local e = #s
+  local b = s:byte(e)
+  if b ~= 32 and b ~= 9 and b ~= 13 then return s end
+  repeat
+    e = e - 1
+    b = s:byte(e)
+  until b ~= 32 and b ~= 9 and b ~= 13
+  return s:sub(1, e)
+end
+
+-- A block of one unfolded field ending in an empty line, CRLF only.
+local ONE_FIELD = "^([!-9;-~]+)[ \t]*:[ \t]*([^\r\n]*)\r\n\r\n"
+
 -- parse(block) -> { [lowercase name] = { raw value, ... } }, values in
 -- the order they appear, unfolded (the line break before a continuation
 -- line removed, its white space kept) and trimmed. Parsing stops at the
@@ -211,17 +227,23 @@ function M.parse(block)
   if type(block) ~= "string" then
     error("headers.parse: bad argument #1 (string expected)", 2)
   end
+  -- one field, as HEADER.FIELDS of one name sends it: no rewrite at all
+  local name, value = block:match(ONE_FIELD)
+  if name then return { [lower_name(name)] = { trim_end(value) } } end
   -- each rewrite copies the block, so only the ones it needs
   if block:find("\r", 1, true) then block = block:gsub("\r\n", "\n") end
   local body = block:find("\n\n", 1, true)
   if body then block = block:sub(1, body) end
   if block:byte(1) == 10 then block = "" end
-  if block:find("\n[ \t]") then block = block:gsub("\n([ \t])", "%1") end
+  if block:find("\n ", 1, true) or block:find("\n\t", 1, true) then
+    block = block:gsub("\n([ \t])", "%1")
+  end
   local out = {}
   for line in block:gmatch("[^\n]+") do
-    local name, value = line:match("^([!-9;-~]+)[ \t]*:[ \t]*(.-)[ \t\r]*$")
+    name, value = line:match("^([!-9;-~]+)[ \t]*:[ \t]*(.*)")
     if name then
       name = lower_name(name)
+      value = trim_end(value)
       local list = out[name]
       if list then list[#list + 1] = value else out[name] = { value } end
     end
