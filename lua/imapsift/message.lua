@@ -37,12 +37,15 @@ function M.header_name(name)
   return name
 end
 
--- A Message keeps little of its own: { uid, o_ = origin, h_ = header
--- block } and the items and decoded fields read so far. The origin {
+-- A Message keeps little of its own: { [1] = header block, uid, o_ =
+-- origin } and the items and decoded fields read so far. The origin {
 -- mailbox, uidvalidity, wanted } is shared by the messages read together;
 -- the header block stays the one string the server sent (the only raw
 -- copy: parsed when a header is asked for, the parse kept only for the
--- message read last), and a decoded field is kept once computed.
+-- message read last), and a decoded field is kept once computed. The
+-- block sits in the array part, so that uid, o_, from and subject fit a
+-- hash of four slots instead of eight (Lua sizes it in powers of two).
+local BLOCK = 1
 
 -- The last origin made, held weakly so that it never keeps an account.
 local recent = setmetatable({}, { __mode = "v" })
@@ -154,14 +157,14 @@ end
 -- read without that field.
 function Message:raw_headers(name)
   local lname = name:lower()
-  local block = rawget(self, "h_")
+  local block = rawget(self, BLOCK)
   local known = rawget(self, "k_") or rawget(self, "o_").wanted
   if block and (known == true or (known and known[lname])) then
     return parsed(self, block)[lname]
   end
   block = header_block(self:fetch{ "BODY.PEEK[HEADER]" }) or ""
   memo[self] = nil
-  rawset(self, "h_", block)
+  rawset(self, BLOCK, block)
   rawset(self, "k_", true)
   return parsed(self, block)[lname]
 end
@@ -258,9 +261,9 @@ function M.new(mailbox, uidvalidity, r, wanted)
   local o = origin(mailbox, uidvalidity, wanted)
   local block = wanted and header_block(r) or nil
   if r.flags == nil and r.size == nil and r.internaldate == nil then
-    return setmetatable({ uid = r.uid, o_ = o, h_ = block }, Message)
+    return setmetatable({ block, uid = r.uid, o_ = o }, Message)
   end
-  return setmetatable({ uid = r.uid, o_ = o, h_ = block, flags = r.flags,
+  return setmetatable({ block, uid = r.uid, o_ = o, flags = r.flags,
     size = r.size, date = r.internaldate and
       internaldate.parse(r.internaldate) }, Message)
 end
