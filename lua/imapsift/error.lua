@@ -1,7 +1,8 @@
 -- imapsift.error: the structured error values raised by the connection
 -- object. Fields: kind ("no", "bad", "bye", "protocol", "tls", "timeout",
 -- "closed", "usage", "readonly", "connect", "limit", "io", "nomem",
--- "uidvalidity", "stopped": a SIGTERM or SIGINT stopped the run), command (what
+-- "uidvalidity", "unsupported": the server lacks a capability it needs,
+-- "stopped": a SIGTERM or SIGINT stopped the run), command (what
 -- was being done), code (the response code name, e.g. "TRYCREATE"),
 -- text (the server's or the library's text), mailbox (when one is
 -- involved). tostring() gives one readable line with control characters
