@@ -11,6 +11,8 @@ local actions = require "imapsift.actions"
 local plan = require "imapsift.plan"
 local errors = require "imapsift.error"
 local connection = require "imapsift.connection"
+local fake = require "support.fake"
+local fake_account = require "support.fake_account"
 
 server.as(15)
 local RITA = { user = server.spare[16].user,
@@ -109,8 +111,6 @@ teardown(function()
 end)
 
 before_each(function()
-  server.reset(raw_q)
-  server.reset(raw_r)
   plan.log = function() end
   plan.reset()
   plan.dry_run(false)
@@ -125,6 +125,11 @@ after_each(function()
 end)
 
 describe("a move across accounts", function()
+  before_each(function()
+    server.reset(raw_q)
+    server.reset(raw_r)
+  end)
+
   it("moves all in batches, flags and dates kept, few APPENDs", function()
     local uids = fill(N)
     local before = snapshot(raw_q, SRC)
@@ -227,5 +232,92 @@ describe("a move across accounts", function()
     assert.truthy(e.note:find("would create " .. DST, 1, true))
     assert.are.same(before, (snapshot(raw_q, SRC)))
     assert.are.equal(0, #raw_r:list("", DST))
+  end)
+end)
+
+-- Dovecot always answers APPENDUID: a destination without UIDPLUS is a
+-- scripted fake server.
+describe("a move across accounts without APPENDUID", function()
+  local MSG = "Message-ID: <a@x>\r\nSubject: one\r\n\r\nHi\r\n"
+  local NOID = "Subject: two\r\n\r\nHo\r\n"
+  local DATE = '"01-Jan-2024 10:00:00 +0000"'
+  local dst
+
+  after_each(function()
+    fake_account.cleanup()
+    if dst then dst:cleanup() end
+    dst = nil
+  end)
+
+  local function lit(v) return "{" .. #v .. "}\r\n" .. v end
+  local function esc(v) return (v:gsub("%p", "%%%0")) end
+  local function id_of(uid, size, header)
+    return { send = ("* %d FETCH (UID %d RFC822.SIZE %d " ..
+      "BODY[HEADER.FIELDS (MESSAGE-ID)] %s)\r\n"):format(uid, uid, size,
+      lit(header)) }
+  end
+  local function body_of(uid, flags, body)
+    return { send = ("* %d FETCH (UID %d FLAGS (%s) INTERNALDATE %s " ..
+      "BODY[] %s)\r\n"):format(uid, uid, flags, DATE, lit(body)) }
+  end
+
+  it("reads and appends a batch at once and confirms its Message-IDs " ..
+      "with one search", function()
+    local src_acct, src = fake_account.start("", {
+      { recv = "^A2 UID FETCH 1:3 %(UID RFC822%.SIZE BODY%.PEEK%[HEADER" ..
+        "%.FIELDS %(MESSAGE%-ID%)%]%)\r\n$" },
+      id_of(1, #MSG, "Message-ID: <a@x>\r\n\r\n"),
+      id_of(2, #NOID, "\r\n"),
+      id_of(3, 30, "Message-ID: <c@x>\r\n\r\n"),
+      { reply = "OK fetched" },
+      -- one FETCH for the batch; message 3 has gone meanwhile
+      { recv = "^A3 UID FETCH 1:3 %(BODY%.PEEK%[%] FLAGS INTERNALDATE%)" ..
+        "\r\n$" },
+      body_of(1, "\\Seen \\Recent", MSG), body_of(2, "", NOID),
+      { reply = "OK fetched" },
+      { recv = "^A4 UID STORE 1 %+FLAGS%.SILENT %(\\Deleted%)\r\n$" },
+      { reply = "OK stored" } })
+    local search = '^A%d UID SEARCH %s\r\n$'
+    dst = fake.new{
+      { send = "* PREAUTH [CAPABILITY IMAP4rev1 MULTIAPPEND LITERAL+] " ..
+        "hi\r\n" },
+      { recv = '^A1 LIST "" Archive\r\n$' },
+      { send = '* LIST () "/" Archive\r\n' }, { reply = "OK listed" },
+      { recv = "^A2 EXAMINE Archive\r\n$" },
+      { send = "* 0 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n" },
+      { reply = "OK [READ-ONLY] examined" },
+      { recv = search:format(3, 'OR HEADER "Message%-ID" "<a@x>" ' ..
+        'HEADER "Message%-ID" "<c@x>"') },
+      { reply = "OK none" },
+      { recv = "^A4 APPEND Archive %(\\Seen%) " .. esc(DATE) .. " {" ..
+        #MSG .. "%+}\r\n" .. esc(MSG) .. " %(%) " .. esc(DATE) .. " {" ..
+        #NOID .. "%+}\r\n" .. esc(NOID) .. "\r\n$" },
+      { reply = "OK appended" },
+      { recv = search:format(5, 'HEADER "Message%-ID" "<a@x>"') },
+      { send = "* SEARCH 7\r\n" }, { reply = "OK found" },
+      { recv = "^A6 UID FETCH 7 " },
+      { send = "* 1 FETCH (UID 7 BODY[HEADER.FIELDS (MESSAGE-ID)] " ..
+        lit("Message-ID: <a@x>\r\n\r\n") .. ")\r\n" },
+      { reply = "OK fetched" },
+      { drain = true } }
+    local dst_acct = account.new(dst:options{ name = "far" })
+    opened[#opened + 1] = dst_acct
+    local reports = {}
+    connection.on_progress = function(what, done, total)
+      if what == "MOVE" then reports[#reports + 1] = { done, total } end
+    end
+    local set = msgset.new{ { mailbox = src_acct:mailbox("INBOX"),
+      uidvalidity = 42, uids = { 1, 2, 3 } } }
+    assert.are.equal(1, actions.move(set, dst_acct:mailbox("Archive")))
+    dst_acct:logout()
+    src_acct:logout()
+    assert.are.equal("done", dst:status())
+    assert.are.equal("done", src:status())
+    assert.is_nil(src:log():find("EXPUNGE", 1, true)) -- no UIDPLUS
+    assert.are.same({ { 3, 3 } }, reports)
+    local e = plan.entries()[1]
+    assert.are.same({ 1 }, e.uids)
+    assert.are.same({ "<a@x>" }, e.message_ids)
+    assert.truthy(e.note:find("2 not confirmed", 1, true))
   end)
 end)
