@@ -149,6 +149,41 @@ describe("reading message sets", function()
     assert.same({ u[1] }, all:match("from", "André"):uids())
   end)
 
+  it("decodes addresses alike from one field, several, or the whole header",
+  function()
+    local other = acct:mailbox(BOX .. "-shapes")
+    sets.fresh(other.name, { table.concat({
+      "From: =?UTF-8?B?Sm9zw6kg?=\r\n =?UTF-8?B?TcO8bGxlcg==?= <jose@ex.org>",
+      'To: "Doe, John" <john@ex.org>, Mary (a comment) <mary@ex.org>',
+      "To: undisclosed-recipients:;, Ed <ed@ex.org>",
+      "Cc: =?utf-8?q?=FF?= <bad@ex.org>,\r\n\tplain@ex.org",
+      "Reply-To: \"Rita, R.\" <rita@ex.org>",
+      "Subject: shapes", "", "body", "" }, "\r\n") })
+    local function shape(list)
+      local out = {}
+      for i, a in ipairs(list) do out[i] = { a.name or false, a.address } end
+      return out
+    end
+    local ok, err = pcall(function()
+      local want = {
+        from = { { "José Müller", "jose@ex.org" } },
+        to = { { "Doe, John", "john@ex.org" }, { "Mary", "mary@ex.org" },
+          { "Ed", "ed@ex.org" } },
+        cc = { { "=?utf-8?q?=FF?=", "bad@ex.org" }, { false, "plain@ex.org" } },
+        reply_to = { { "Rita, R.", "rita@ex.org" } },
+      }
+      for _, fields in ipairs{ { "from" }, { "to" }, { "cc" }, { "reply_to" },
+          { "from", "to", "cc" }, {} } do
+        local m = other:select_all():messages(fields)[1]
+        for name, list in pairs(want) do
+          assert.same(list, shape(m[name]), name)
+        end
+      end
+    end)
+    sets.drop(other.name)
+    assert(ok, tostring(err))
+  end)
+
   it("reads and matches sets spanning several mailboxes", function()
     local other = acct:mailbox(BOX .. "-2")
     local u2 = sets.fresh(other.name, { { subject = "Invoice 9" } })

@@ -77,7 +77,8 @@ end
 
 -- The value of a header-derived field, from the header block.
 local function from_header(self, field)
-  local raw = self:raw_headers(M.HEADER_FIELDS[field])
+  -- called directly: self:raw_headers would go through __index first
+  local raw = Message.raw_headers(self, M.HEADER_FIELDS[field])
   if raw == nil then
     -- No To: is no addresses, so msg.to[1] needs no nil check first.
     return ADDRESSES[field] and {} or nil
