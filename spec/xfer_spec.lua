@@ -320,4 +320,52 @@ describe("a move across accounts without APPENDUID", function()
     assert.are.same({ "<a@x>" }, e.message_ids)
     assert.truthy(e.note:find("2 not confirmed", 1, true))
   end)
+
+  it("stopped by a refused APPEND: the confirmed part leaves the source, " ..
+      "the rest stays, the error is raised", function()
+    local A = "Message-ID: <a@x>\r\n\r\nA\r\n"
+    local B = "Message-ID: <b@x>\r\n\r\nB\r\n"
+    local src_acct, src = fake_account.start("UIDPLUS", {
+      { recv = "^A2 UID FETCH 1:2 %(UID RFC822%.SIZE " },
+      id_of(1, #A, "Message-ID: <a@x>\r\n\r\n"),
+      id_of(2, #B, "Message-ID: <b@x>\r\n\r\n"),
+      { reply = "OK fetched" },
+      { recv = "^A3 UID FETCH 1:2 %(BODY%.PEEK%[%] " },
+      body_of(1, "", A), body_of(2, "", B), { reply = "OK fetched" },
+      { recv = "^A4 UID STORE 1 %+FLAGS%.SILENT %(\\Deleted%)\r\n$" },
+      { reply = "OK stored" },
+      { recv = "^A5 UID EXPUNGE 1\r\n$" }, { reply = "OK expunged" } })
+    dst = fake.new{
+      { send = "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS] hi\r\n" },
+      { recv = '^A1 LIST "" Archive\r\n$' },
+      { send = '* LIST () "/" Archive\r\n' }, { reply = "OK listed" },
+      { recv = "^A2 EXAMINE Archive\r\n$" },
+      { send = "* 0 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\n" },
+      { reply = "OK [READ-ONLY] examined" },
+      { recv = "^A3 UID SEARCH OR " }, { reply = "OK none" },
+      -- pipelined: both APPENDs are sent before either is answered
+      { recv = "^A4 APPEND Archive %(%) " .. esc(DATE) .. " {" .. #A ..
+        "%+}\r\n" .. esc(A) .. "\r\n$" },
+      { recv = "^A5 APPEND Archive %(%) " .. esc(DATE) .. " {" .. #B ..
+        "%+}\r\n" .. esc(B) .. "\r\n$" },
+      { send = "A4 OK [APPENDUID 7 1] done\r\n" ..
+        "A5 NO [OVERQUOTA] mailbox full\r\n" },
+      { drain = true } }
+    local dst_acct = account.new(dst:options{ name = "far" })
+    opened[#opened + 1] = dst_acct
+    local set = msgset.new{ { mailbox = src_acct:mailbox("INBOX"),
+      uidvalidity = 42, uids = { 1, 2 } } }
+    local err = fake.error_of(actions.move, set, dst_acct:mailbox("Archive"))
+    assert.are.equal("no", err.kind)
+    assert.are.equal("OVERQUOTA", err.code)
+    assert.are.equal("APPEND", err.command)
+    assert.are.equal("Archive", err.mailbox)
+    dst_acct:logout()
+    src_acct:logout()
+    assert.are.equal("done", dst:status())
+    assert.are.equal("done", src:status())
+    local e = plan.entries()[1]
+    assert.are.same({ 1 }, e.uids)
+    assert.truthy(e.note:find("stopped by an error: 1 left", 1, true))
+  end)
 end)
