@@ -269,6 +269,6 @@ else
   run("1 MiB bodies (streamed)", bodies(200, 1024 * 1024))
   run_keep("header scan kept: parser", "parser", n)
   run_keep("kept: imap:fetch", "connection", n)
-  run_keep("kept: imap:fetch, long section", "connection_long", n)
+  run_keep("kept: imap:fetch, long key", "connection_long", n)
   run_keep("kept: set:messages", "rules", n)
 end
