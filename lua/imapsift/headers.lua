@@ -88,8 +88,7 @@ end
 
 -- Raw bytes of an encoded word's text, or nil when malformed.
 local function word_bytes(encoding, text)
-  encoding = encoding:upper()
-  if encoding == "B" then
+  if encoding == "B" or encoding == "b" then
     -- some mailers drop the padding; put it back
     local pad = (4 - #text % 4) % 4
     if pad == 3 then return nil end
@@ -108,7 +107,8 @@ local function find_words(s)
   while true do
     local i, j, cs, enc, text = s:find(WORD, pos)
     if not i then return words end
-    cs = cs:gsub("%*.*$", ""):lower()
+    if cs:find("*", 1, true) then cs = cs:gsub("%*.*$", "") end
+    cs = cs:lower()
     words[#words + 1] = { i, j, cs, word_bytes(enc, text) }
     pos = j + 1
   end
@@ -132,16 +132,20 @@ local function convert_common(bytes, charset)
   return nil
 end
 
--- Converts a run of adjacent words that share a charset as one text, so
--- that a character split across two words (mailers cut B words at any
--- byte) comes out whole. Returns the UTF-8 text or nil.
-local function convert_run(run)
-  local parts = {}
-  for k, w in ipairs(run) do
-    if not w[4] then return nil end
-    parts[k] = w[4]
+-- Converts the run words[k..e] of adjacent words that share a charset
+-- as one text, so that a character split across two words (mailers cut
+-- B words at any byte) comes out whole. Returns the UTF-8 text or nil.
+local function convert_run(words, k, e)
+  local bytes, charset = words[k][4], words[k][3]
+  if k < e then
+    local parts = {}
+    for x = k, e do
+      if not words[x][4] then return nil end
+      parts[#parts + 1] = words[x][4]
+    end
+    bytes = table.concat(parts)
   end
-  local bytes, charset = table.concat(parts), run[1][3]
+  if not bytes then return nil end
   local text = convert_common(bytes, charset) or core.iconv(bytes, charset)
   -- iconv's output should be UTF-8; never trust a converter blindly
   return text and utf8.len(text) and text or nil
@@ -154,8 +158,7 @@ local function decode_words(s, words, a, b, out)
   while k <= b do
     local e = k
     while e < b and words[e + 1][3] == words[k][3] do e = e + 1 end
-    local run = table.move(words, k, e, 1, {})
-    local text = convert_run(run)
+    local text = convert_run(words, k, e)
     if text then
       out[#out + 1] = text
     else
