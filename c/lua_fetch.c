@@ -413,16 +413,22 @@ static int fetch_section(struct fetch *f, int which, const struct attr *a,
     return 1;
 }
 
-/* RFC822 is the same as BODY[], kept under both names. */
+/* RFC822 is the same as BODY[], kept under both names: one string, not
+ * a copy each (a message's text is a long string, never interned). */
 static int fetch_rfc822(struct fetch *f, size_t v)
 {
-    if (!put_bytes(f, FS_BODY, "", 0, v))
+    int t;
+
+    if (!isf_strlike(f->r, v) && !isf_is_type(f->r, v, ISF_NODE_NIL))
         return 0;
+    t = fetch_sub(f, FS_BODY);
     if (isf_strlike(f->r, v))
         isf_push_bytes(f->L, f->r, v);
     else
         lua_pushboolean(f->L, 0);
+    lua_pushvalue(f->L, -1);
     lua_setfield(f->L, f->t, "rfc822");
+    lua_setfield(f->L, t, "");
     return 1;
 }
 

@@ -696,6 +696,19 @@ describe("kept FETCH tables", function()
     assert.is_true(kept_bytes(2000, long) - kept_bytes(2000, short) < 100)
   end)
 
+  it("keep RFC822 and BODY[] of a message as one string", function()
+    local text = ("Subject: big\r\n\r\n" .. ("x"):rep(70) .. "\r\n")
+      :rep(4000)
+    collectgarbage("collect")
+    local before = collectgarbage("count")
+    local got = core.parse("* 1 FETCH (UID 1 RFC822 " .. lit(text) .. ")\r\n")
+    collectgarbage("collect")
+    local kept = (collectgarbage("count") - before) * 1024
+    assert.equal(text, got[1].rfc822)
+    assert.equal(text, got[1].body[""])
+    assert.is_true(kept < 1.5 * #text, "kept " .. kept .. " bytes")
+  end)
+
   it("give every message a flags table of its own", function()
     -- Callers may change one message's flags without touching another.
     local got = core.parse("* 1 FETCH (UID 1 FLAGS (\\Seen))\r\n" ..
