@@ -217,6 +217,35 @@ describe("a move across accounts", function()
     assert.are.same(before, got)
   end)
 
+  it("stopped between batches: the first batch moved, the rest left " ..
+      "in the source, a run again finishes it", function()
+    local uids = fill(N)
+    local before = snapshot(raw_q, SRC)
+    local q, r = accounts()
+    local stopping = false
+    connection.on_progress = function(what) stopping = what == "MOVE" end
+    local real_stop = plan.should_stop
+    plan.should_stop = function() return stopping end
+    local ok, err = pcall(actions.move, set_of(q, uids), r:mailbox(DST))
+    plan.should_stop = real_stop
+    assert.is_false(ok)
+    assert.is_true(errors.is(err, "stopped"))
+    assert.are.equal(SRC, err.mailbox)
+    assert.truthy(err.text:find("200 of " .. N, 1, true))
+    assert.are.equal(200, plan.entries()[1].count)
+    local _, nleft = snapshot(raw_q, SRC)
+    assert.are.equal(N - 200, nleft)
+    local _, ndst = snapshot(raw_r, DST)
+    assert.are.equal(200, ndst)
+    plan.reset()
+    local q2, r2 = accounts()
+    assert.are.equal(N - 200, actions.move(q2:mailbox(SRC):select_all(),
+      r2:mailbox(DST)))
+    local got, n = snapshot(raw_r, DST)
+    assert.are.equal(N, n)
+    assert.are.same(before, got)
+  end)
+
   it("in a dry run sends no APPEND and changes nothing", function()
     local uids = fill(30)
     local before = snapshot(raw_q, SRC)

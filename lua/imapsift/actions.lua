@@ -357,11 +357,17 @@ end
 
 -- Appends uids of x.part to x.dest batch by batch, adding the confirmed
 -- ones to t.confirmed. An error stops it once the messages appended
--- before it are confirmed (those left in flight are not), and is raised.
+-- before it are confirmed (those left in flight are not), and is raised;
+-- so does a stop (SIGTERM) between two batches.
 local function transfer_batches(x, uids, t)
   local total = #x.part.uids
   local done = total - #uids
   for _, b in ipairs(batches(uids, x.sizes)) do
+    if done > total - #uids and plan.should_stop() then
+      errors.raise{ kind = "stopped", command = x.what,
+        mailbox = x.part.mailbox.name, text = ("stopping: %d of %d " ..
+          "done, the rest stays in the source"):format(done, total) }
+    end
     local msgs = read_batch(x.part.mailbox, b)
     local results, err = {}, nil
     if #msgs > 0 then results, err = append_batch(x.dest, msgs, x.what) end
