@@ -12,8 +12,22 @@
 
 static const char *const addr_fields[] = {"name", "adl", "mailbox", "host"};
 
+/* How many of the first `most` items of list i are strings. */
+static int count_strings(const struct isf_response *r, size_t i, int most)
+{
+    struct isf_cur c = isf_cur_open(r, i);
+    size_t f;
+    int m, n = 0;
+
+    for (m = 0; m < most && (f = isf_cur_take(r, &c)) != ISF_NONE; m++)
+        n += isf_strlike(r, f);
+    return n;
+}
+
 /* Array of { name, adl, mailbox, host }; NIL parts absent, so group
- * markers keep their RFC shape (start: no host; end: no mailbox). */
+ * markers keep their RFC shape (start: no host; end: no mailbox). Each
+ * table is sized to the parts present: an address without a name (and
+ * adl is nearly always NIL) fits two slots instead of four. */
 static void push_addresses(lua_State *L, const struct isf_response *r,
                            size_t list)
 {
@@ -27,7 +41,7 @@ static void push_addresses(lua_State *L, const struct isf_response *r,
         if (!isf_is_type(r, a, ISF_NODE_LIST))
             continue;
         in = isf_cur_open(r, a);
-        lua_createtable(L, 0, 4);
+        lua_createtable(L, 0, count_strings(r, a, 4));
         for (m = 0; m < 4 && (f = isf_cur_take(r, &in)) != ISF_NONE; m++)
             isf_set_str(L, r, f, addr_fields[m]);
         lua_rawseti(L, -2, ++k);

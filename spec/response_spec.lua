@@ -654,15 +654,33 @@ local function section_scan(n, sec_of)
   return got
 end
 
--- The heap that n kept responses of section_scan take, per response.
-local function kept_bytes(n, sec)
+-- The heap that the n kept responses make(1..n) gives take, per response.
+local function kept_each(n, make)
   collectgarbage("collect")
   local before = collectgarbage("count")
-  local kept = section_scan(n, function() return sec end)
+  local kept = make(n)
   collectgarbage("collect")
   local each = (collectgarbage("count") - before) * 1024 / n
   assert.equal(n, #kept)
   return each
+end
+
+local function kept_bytes(n, sec)
+  return kept_each(n, function()
+    return section_scan(n, function() return sec end)
+  end)
+end
+
+-- n ENVELOPE responses whose only address is `to`.
+local function envelope_scan(to)
+  return function(n)
+    local parts = {}
+    for i = 1, n do
+      parts[i] = ("* %d FETCH (ENVELOPE (NIL NIL NIL NIL NIL (%s) NIL " ..
+        "NIL NIL NIL))\r\n"):format(i, to)
+    end
+    return assert(core.parse(table.concat(parts)))
+  end
 end
 
 describe("kept FETCH tables", function()
@@ -707,6 +725,18 @@ describe("kept FETCH tables", function()
     assert.equal(text, got[1].rfc822)
     assert.equal(text, got[1].body[""])
     assert.is_true(kept < 1.5 * #text, "kept " .. kept .. " bytes")
+  end)
+
+  it("size each address to the parts it has", function()
+    -- Two slots of a table's hash (24 bytes each) for two NIL parts.
+    local full = kept_each(2000,
+      envelope_scan('("A" "B" "alice" "example.org")'))
+    local bare = kept_each(2000,
+      envelope_scan('(NIL NIL "alice" "example.org")'))
+    assert.is_true(full - bare >= 40, full .. " and " .. bare)
+    local got = envelope_scan('(NIL NIL "alice" "example.org")')(1)
+    assert.same({ { mailbox = "alice", host = "example.org" } },
+      got[1].envelope.to)
   end)
 
   it("give every message a flags table of its own", function()
