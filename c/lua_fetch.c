@@ -167,12 +167,27 @@ static void body_message(lua_State *L, const struct isf_response *r,
     isf_set_int(L, r, isf_cur_take(r, c), "lines");
 }
 
+/* Fields of a single part: at most one per item that is not NIL (the
+ * extension items after location share one) plus params, which is there
+ * even when NIL. Sized so, a plain text part takes 8 slots, not 16. */
+static int onepart_hint(const struct isf_response *r, struct isf_cur c)
+{
+    size_t f;
+    int n = 1;
+
+    while (n < 16 && (f = isf_cur_take(r, &c)) != ISF_NONE)
+        n += !isf_is_type(r, f, ISF_NODE_NIL);
+    return n;
+}
+
 static void push_onepart(lua_State *L, const struct isf_response *r,
                          struct isf_cur c, int depth)
 {
-    size_t type = isf_cur_take(r, &c), sub = isf_cur_take(r, &c);
+    size_t type, sub;
 
-    lua_createtable(L, 0, 12);
+    lua_createtable(L, 0, onepart_hint(r, c));
+    type = isf_cur_take(r, &c);
+    sub = isf_cur_take(r, &c);
     isf_set_lower(L, r, type, "type");
     isf_set_lower(L, r, sub, "subtype");
     set_params(L, r, isf_cur_take(r, &c));
