@@ -162,8 +162,7 @@ end
 
 local KEEPERS = {}
 
-function KEEPERS.parser(n)
-  local wire = header_scan(n)
+local function kept_parse(wire)
   collectgarbage("collect")
   local before = collectgarbage("count")
   local p, kept = core.parser(), {}
@@ -177,6 +176,10 @@ function KEEPERS.parser(n)
   -- the heap the kept tables take.
   return kept, before, function() return #wire end
 end
+
+function KEEPERS.parser(n) return kept_parse(header_scan(n)) end
+
+function KEEPERS.envelope(n) return kept_parse(envelope_scan(n)) end
 
 local function kept_fetch(n, section)
   local imapsift = require "imapsift"
@@ -268,6 +271,7 @@ else
   run("4 KiB bodies (streamed)", bodies(n // 2, 4096))
   run("1 MiB bodies (streamed)", bodies(200, 1024 * 1024))
   run_keep("header scan kept: parser", "parser", n)
+  run_keep("envelope scan kept: parser", "envelope", n)
   run_keep("kept: imap:fetch", "connection", n)
   run_keep("kept: imap:fetch, long key", "connection_long", n)
   run_keep("kept: set:messages", "rules", n)
