@@ -7,90 +7,34 @@
 -- (EXISTS, expunge(), IDLE). Against the scripted fake server: a server
 -- without QRESYNC keeps the CONDSTORE path and vanished() says why it
 -- cannot answer; malformed and oversized VANISHED responses.
-local imapsift = require "imapsift"
 local server = require "support.server"
 local util = require "support.util"
-local fake = require "support.fake"
-local account = require "imapsift.account"
+local fs = require "support.fake_state"
 local state = require "imapsift.state"
 local plan = require "imapsift.plan"
+local sh = require "support.state_helpers"
 
 server.as(20) -- victor: this file's own user
 
 local BOX = "QresyncState"
 local NAME = "victor-qresync"
-local CRLF = "\r\n"
 
--- with_conn(fn) -> fn(imap)'s result, on a connection of the spec's own
--- (the "other client" whose changes a run must see).
-local function with_conn(fn)
-  local imap = server.connect()
-  local ok, res = pcall(fn, imap)
-  imap:logout()
-  assert(ok, res)
-  return res
-end
+local fx = sh.box(BOX, NAME)
+local fresh, append, flag, expunge = fx.fresh, fx.append, fx.flag,
+  fx.expunge
 
--- fresh(n) -> UIDs: BOX (re)created holding n messages.
-local function fresh(n)
-  return with_conn(function(imap)
-    pcall(imap.delete, imap, BOX)
-    imap:create(BOX)
-    return server.fill(imap, BOX, n)
-  end)
-end
+-- run(fn) -> the commands of one run (tags dropped), but logging in and
+-- out.
+local function run(fn) return sh.about_box(fx.run(fn)) end
 
-local function append(n)
-  return with_conn(function(imap) return server.fill(imap, BOX, n) end)
-end
-
--- flag(uids, f): another client sets f on uids.
-local function flag(uids, f)
-  with_conn(function(imap)
-    imap:select(BOX)
-    imap:store(uids, "+FLAGS", { f })
-  end)
-end
-
--- expunge(uids): another client (without QRESYNC) removes uids.
-local function expunge(uids)
-  with_conn(function(imap)
-    imap:select(BOX)
-    imap:store(uids, "+FLAGS", { "\\Deleted" })
-    imap:expunge(uids)
-  end)
-end
-
--- run(fn) -> the tagged commands sent (tag dropped), but logging in and
--- out: one run of a script with an account of its own.
-local function run(fn)
-  local sent = {}
-  local acct = imapsift.account(server.opts{ name = NAME,
-    trace = function(dir, line)
-      local cmd = (dir == "C" or dir == ">") and line:match("^A%d+ (.*)$")
-      if cmd and not (cmd:match("^AUTHENTICATE") or cmd:match("^LOGIN") or
-          cmd == "LOGOUT") then
-        sent[#sent + 1] = cmd
-      end
-    end })
-  local ok, err = pcall(fn, acct:mailbox(BOX))
-  acct:logout()
-  assert(ok, err)
-  return sent
-end
-
-local function status_line()
-  return ("STATUS %s (UIDNEXT UIDVALIDITY HIGHESTMODSEQ)"):format(BOX)
-end
+local function status_line() return sh.status_line(BOX) end
 
 describe("QRESYNC incremental runs on Dovecot", function()
   local sb
 
   before_each(function() sb = util.state_sandbox(state, plan) end)
   after_each(function() util.state_restore(sb, state, plan) end)
-  teardown(function()
-    with_conn(function(imap) pcall(imap.delete, imap, BOX) end)
-  end)
+  teardown(fx.drop)
 
   -- A first run of new(), changed() and vanished() the later runs start
   -- from: everything new and changed, nothing vanished.
@@ -264,50 +208,11 @@ end)
 -- The scripted fake server
 
 describe("QRESYNC on a scripted server", function()
-  local servers, accounts, dir, saved_log = {}, {}
+  before_each(fs.begin)
+  after_each(fs.finish)
 
-  before_each(function()
-    dir = util.tmpname()
-    state.set_dir(dir)
-    state.discard()
-    saved_log = plan.log
-    plan.log = function() end
-    plan.reset()
-    plan.dry_run(false)
-  end)
-
-  after_each(function()
-    for _, a in ipairs(accounts) do
-      local conn = rawget(a, "link")
-      if conn then conn:shutdown() end
-    end
-    for _, s in ipairs(servers) do s:cleanup() end
-    servers, accounts = {}, {}
-    plan.log = saved_log
-    plan.reset()
-    state.set_dir(nil)
-    state.discard()
-    util.rm_rf(dir)
-  end)
-
-  local function recorded()
-    state.record{ account = "fake", mailbox = "INBOX", uidvalidity = 42,
-      last_uid = 10, uidnext = 11, highestmodseq = 500 }
-    state.commit()
-  end
-
-  -- PREAUTH with caps, then the steps; returns the account and server.
-  local function start(caps, steps)
-    local all = { { send = "* PREAUTH [CAPABILITY IMAP4rev1" .. caps ..
-      "] hi" .. CRLF } }
-    for _, s in ipairs(steps) do all[#all + 1] = s end
-    all[#all + 1] = { drain = true }
-    local srv = fake.new(all)
-    servers[#servers + 1] = srv
-    local acct = account.new(srv:options{ name = "fake" })
-    accounts[#accounts + 1] = acct
-    return acct, srv
-  end
+  local start = fs.start
+  local function recorded() fs.recorded{ highestmodseq = 500 } end
 
   local STATUS = { { recv = "^A1 STATUS INBOX %(UIDNEXT UIDVALIDITY " ..
     "HIGHESTMODSEQ%)\r\n$" },
@@ -321,8 +226,18 @@ describe("QRESYNC on a scripted server", function()
     return out
   end
 
-  local SELECTED = "* 10 EXISTS\r\n* OK [UIDVALIDITY 42] x\r\n" ..
-    "* OK [UIDNEXT 12] x\r\n* OK [HIGHESTMODSEQ 507] x\r\n"
+  local SELECTED = fs.selected(12, 507)
+
+  -- qresync(answer) -> the steps of a server offering QRESYNC: the
+  -- STATUS, ENABLE QRESYNC, then SELECT (QRESYNC ...) of the recorded
+  -- state answered with answer.
+  local function qresync(answer)
+    return with_status{
+      { recv = "^A2 ENABLE QRESYNC\r\n$" },
+      { send = "* ENABLED QRESYNC\r\n" }, { reply = "OK enabled" },
+      { recv = "^A3 SELECT INBOX %(QRESYNC %(42 500 1:11%)%)\r\n$" },
+      { send = answer }, { reply = "OK [READ-WRITE] selected" } }
+  end
 
   it("keeps the CONDSTORE path without QRESYNC, and vanished() raises " ..
     "kind unsupported naming the mailbox and QRESYNC", function()
@@ -344,12 +259,8 @@ describe("QRESYNC on a scripted server", function()
   it("fails a SELECT whose VANISHED is malformed (kind protocol)",
     function()
     recorded()
-    local acct = start(" CONDSTORE QRESYNC ENABLE", with_status{
-      { recv = "^A2 ENABLE QRESYNC\r\n$" },
-      { send = "* ENABLED QRESYNC\r\n" }, { reply = "OK enabled" },
-      { recv = "^A3 SELECT INBOX %(QRESYNC %(42 500 1:11%)%)\r\n$" },
-      { send = SELECTED .. "* VANISHED (LATER) 3\r\n" },
-      { reply = "OK [READ-WRITE] selected" } })
+    local acct = start(" CONDSTORE QRESYNC ENABLE",
+      qresync(SELECTED .. "* VANISHED (LATER) 3\r\n"))
     local err = util.catch(function() acct:mailbox("INBOX"):vanished() end)
     assert.equal("protocol", err.kind)
     assert.matches("VANISHED", err.text)
@@ -358,12 +269,8 @@ describe("QRESYNC on a scripted server", function()
   it("caps the UIDs of a VANISHED at limits.max_uids (kind limit)",
     function()
     recorded()
-    local acct = start(" CONDSTORE QRESYNC ENABLE", with_status{
-      { recv = "^A2 ENABLE QRESYNC\r\n$" },
-      { send = "* ENABLED QRESYNC\r\n" }, { reply = "OK enabled" },
-      { recv = "^A3 SELECT INBOX %(QRESYNC %(42 500 1:11%)%)\r\n$" },
-      { send = SELECTED .. "* VANISHED (EARLIER) 1:4294967295\r\n" },
-      { reply = "OK [READ-WRITE] selected" } })
+    local acct = start(" CONDSTORE QRESYNC ENABLE",
+      qresync(SELECTED .. "* VANISHED (EARLIER) 1:4294967295\r\n"))
     local err = util.catch(function() acct:mailbox("INBOX"):vanished() end)
     assert.equal("limit", err.kind)
   end)
@@ -372,17 +279,13 @@ describe("QRESYNC on a scripted server", function()
     "and nothing said before OK [CLOSED]",
     function()
     recorded()
-    local acct, srv = start(" CONDSTORE QRESYNC ENABLE", with_status{
-      { recv = "^A2 ENABLE QRESYNC\r\n$" },
-      { send = "* ENABLED QRESYNC\r\n" }, { reply = "OK enabled" },
-      { recv = "^A3 SELECT INBOX %(QRESYNC %(42 500 1:11%)%)\r\n$" },
-      { send = "* 1 FETCH (UID 5 FLAGS (\\Seen))\r\n" ..
-        "* OK [CLOSED] the mailbox before\r\n" ..
-        SELECTED .. "* VANISHED (EARLIER) 7,2:3,12\r\n" ..
-        "* 5 FETCH (UID 9 FLAGS () MODSEQ (503))\r\n" ..
-        "* 2 FETCH (UID 4 FLAGS (\\Seen) MODSEQ (501))\r\n" ..
-        "* 5 FETCH (UID 9 FLAGS (\\Seen) MODSEQ (505))\r\n" },
-      { reply = "OK [READ-WRITE] selected" } })
+    local acct, srv = start(" CONDSTORE QRESYNC ENABLE", qresync(
+      "* 1 FETCH (UID 5 FLAGS (\\Seen))\r\n" ..
+      "* OK [CLOSED] the mailbox before\r\n" ..
+      SELECTED .. "* VANISHED (EARLIER) 7,2:3,12\r\n" ..
+      "* 5 FETCH (UID 9 FLAGS () MODSEQ (503))\r\n" ..
+      "* 2 FETCH (UID 4 FLAGS (\\Seen) MODSEQ (501))\r\n" ..
+      "* 5 FETCH (UID 9 FLAGS (\\Seen) MODSEQ (505))\r\n"))
     local mb = acct:mailbox("INBOX")
     assert.same({ 2, 3, 7 }, mb:vanished():uids())
     assert.same({ 4, 9 }, mb:changed():uids())

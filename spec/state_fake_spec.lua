@@ -2,68 +2,25 @@
 -- scripted fake server: the exact commands they send for a recorded
 -- state (one STATUS while unchanged), a server answering n:* with an
 -- older UID, one that gives no UIDVALIDITY and one without CONDSTORE.
-local fake = require "support.fake"
-local account = require "imapsift.account"
+local fs = require "support.fake_state"
 local state = require "imapsift.state"
-local plan = require "imapsift.plan"
 local util = require "support.util"
 
-local CRLF = "\r\n"
+local recorded, box = fs.recorded, fs.selected
 
-local rm_rf = require("support.util").rm_rf
-
-local servers, accounts, dir, saved_log = {}, {}
-
-before_each(function()
-  dir = util.tmpname()
-  state.set_dir(dir)
-  state.discard()
-  saved_log = plan.log
-  plan.log = function() end
-  plan.reset()
-  plan.dry_run(false)
-end)
-
-after_each(function()
-  for _, a in ipairs(accounts) do
-    local conn = rawget(a, "link")
-    if conn then conn:shutdown() end
-  end
-  for _, s in ipairs(servers) do s:cleanup() end
-  servers, accounts = {}, {}
-  plan.log = saved_log
-  plan.reset()
-  state.set_dir(nil)
-  state.discard()
-  rm_rf(dir)
-end)
-
--- The mailbox as recorded by an earlier run.
-local function recorded(fields)
-  local r = { account = "fake", mailbox = "INBOX", uidvalidity = 42,
-    last_uid = 10, uidnext = 11 }
-  for k, v in pairs(fields or {}) do r[k] = v end
-  state.record(r)
-  state.commit()
-end
+before_each(fs.begin)
+after_each(fs.finish)
 
 -- PREAUTH (with caps), then STATUS INBOX answered with status (a
 -- "* STATUS" line), then more.
 local function start(status, more, caps)
   local steps = {
-    { send = "* PREAUTH [CAPABILITY IMAP4rev1" .. (caps or "") .. "] hi" ..
-      CRLF },
     { recv = "^A1 STATUS INBOX %(UIDNEXT UIDVALIDITY[^)]*%)\r\n$" },
     { send = status },
     { reply = "OK done" },
   }
   for _, s in ipairs(more or {}) do steps[#steps + 1] = s end
-  steps[#steps + 1] = { drain = true }
-  local srv = fake.new(steps)
-  servers[#servers + 1] = srv
-  local acct = account.new(srv:options{ name = "fake" })
-  accounts[#accounts + 1] = acct
-  return acct, srv
+  return fs.start(caps or "", steps)
 end
 
 local function sent(acct, srv)
@@ -78,12 +35,6 @@ end
 local function status(uidnext, modseq)
   return "* STATUS INBOX (UIDNEXT " .. uidnext .. " UIDVALIDITY 42" ..
     (modseq and (" HIGHESTMODSEQ " .. modseq) or "") .. ")\r\n"
-end
-
-local function box(uidnext, modseq)
-  return "* 10 EXISTS\r\n* OK [UIDVALIDITY 42] x\r\n* OK [UIDNEXT " ..
-    uidnext .. "] x\r\n" .. (modseq and ("* OK [HIGHESTMODSEQ " ..
-    modseq .. "] x\r\n") or "")
 end
 
 describe("Mailbox:new() on a scripted server", function()
@@ -151,12 +102,7 @@ describe("Mailbox:changed() on a scripted server", function()
 
   it("raises kind usage when the server does not offer CONDSTORE",
     function()
-    local srv = fake.new{
-      { send = "* PREAUTH [CAPABILITY IMAP4rev1] hi" .. CRLF },
-      { drain = true } }
-    servers[#servers + 1] = srv
-    local acct = account.new(srv:options{ name = "fake" })
-    accounts[#accounts + 1] = acct
+    local acct = fs.start("", {})
     recorded{ highestmodseq = 500 }
     local err = util.catch(function() acct:mailbox("INBOX"):changed() end)
     assert.equal("usage", err.kind)

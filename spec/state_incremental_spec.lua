@@ -4,74 +4,18 @@
 -- new(), an APPEND in new(), a new UIDVALIDITY makes everything changed,
 -- a run that asks only for changes keeps new()'s place, a dry run
 -- records nothing, and the selected mailbox is never asked by STATUS.
-local imapsift = require "imapsift"
 local server = require "support.server"
 local util = require "support.util"
 local state = require "imapsift.state"
 local plan = require "imapsift.plan"
+local sh = require "support.state_helpers"
 
 server.as(16) -- rita: this file's own user
 
 local BOX = "StateIncr"
-
-
--- with_conn(fn) -> fn(imap)'s result, on a connection of the spec's own
--- (the "other client" whose changes a run must see).
-local function with_conn(fn)
-  local imap = server.connect()
-  local ok, res = pcall(fn, imap)
-  imap:logout()
-  assert(ok, res)
-  return res
-end
-
--- fresh(n) -> UIDs: BOX (re)created holding n messages.
-local function fresh(n)
-  return with_conn(function(imap)
-    pcall(imap.delete, imap, BOX)
-    imap:create(BOX)
-    return n > 0 and server.fill(imap, BOX, n) or {}
-  end)
-end
-
-local function append(n)
-  return with_conn(function(imap) return server.fill(imap, BOX, n) end)
-end
-
--- flag(uids, flag): another client sets flag on uids.
-local function flag(uids, f)
-  with_conn(function(imap)
-    imap:select(BOX)
-    imap:store(uids, "+FLAGS", { f })
-  end)
-end
-
--- run(fn) -> the tagged commands sent (tag dropped): one run of a script
--- with an account of its own, as every scheduled run has.
-local function run(fn)
-  local sent = {}
-  local acct = imapsift.account(server.opts{ name = "rita-incr",
-    trace = function(dir, line)
-      local cmd = (dir == "C" or dir == ">") and line:match("^A%d+ (.*)$")
-      if cmd then sent[#sent + 1] = cmd end
-    end })
-  local ok, err = pcall(fn, acct:mailbox(BOX))
-  acct:logout()
-  assert(ok, err)
-  return sent
-end
-
--- The commands of a run but logging in and out.
-local function about_box(sent)
-  local out = {}
-  for _, c in ipairs(sent) do
-    if not (c:match("^AUTHENTICATE") or c:match("^LOGIN") or
-        c == "LOGOUT") then
-      out[#out + 1] = c
-    end
-  end
-  return out
-end
+local fx = sh.box(BOX, "rita-incr")
+local fresh, append, flag, run = fx.fresh, fx.append, fx.flag, fx.run
+local about_box = sh.about_box
 
 describe("incremental runs on Dovecot (CONDSTORE)", function()
   local sb, lines
@@ -83,9 +27,7 @@ describe("incremental runs on Dovecot (CONDSTORE)", function()
 
   after_each(function() util.state_restore(sb, state, plan) end)
 
-  teardown(function()
-    with_conn(function(imap) pcall(imap.delete, imap, BOX) end)
-  end)
+  teardown(fx.drop)
 
   -- A first run of new() and changed() that the later runs start from.
   local function first(n)
@@ -115,8 +57,7 @@ describe("incremental runs on Dovecot (CONDSTORE)", function()
     assert.same({}, got_new)
     assert.same({}, got_changed)
     assert.is_true(#sent <= 3, table.concat(sent, "; "))
-    assert.same({ ("STATUS %s (UIDNEXT UIDVALIDITY HIGHESTMODSEQ)")
-      :format(BOX) }, about_box(sent))
+    assert.same({ sh.status_line(BOX) }, about_box(sent))
     assert.equal(1, state.commit())
   end)
 
@@ -139,8 +80,7 @@ describe("incremental runs on Dovecot (CONDSTORE)", function()
     -- and only once
     sent = run(function(mb) got_changed = mb:changed():uids() end)
     assert.same({}, got_changed)
-    assert.same({ ("STATUS %s (UIDNEXT UIDVALIDITY HIGHESTMODSEQ)")
-      :format(BOX) }, about_box(sent))
+    assert.same({ sh.status_line(BOX) }, about_box(sent))
   end)
 
   it("shows an APPEND in new() (and, as a change, in changed())",

@@ -2,48 +2,20 @@
 -- first run sees every message, a run over an unchanged mailbox sends no
 -- search, new mail is exactly what arrived, a failed rule or a dry run
 -- leaves nothing recorded, and a new UIDVALIDITY makes everything new.
-local imapsift = require "imapsift"
 local server = require "support.server"
 local util = require "support.util"
 local state = require "imapsift.state"
 local plan = require "imapsift.plan"
 local lfs = require "lfs"
+local sh = require "support.state_helpers"
 
 server.as(9) -- this file's own user
 
 local BOX = "StateNew"
-
-
--- fresh(n) -> UIDs: BOX (re)created holding n messages.
-local function fresh(n)
-  local imap = server.connect()
-  pcall(imap.delete, imap, BOX)
-  imap:create(BOX)
-  local uids = n > 0 and server.fill(imap, BOX, n) or {}
-  imap:logout()
-  return uids
-end
-
-local function append(n)
-  local imap = server.connect()
-  local uids = server.fill(imap, BOX, n)
-  imap:logout()
-  return uids
-end
-
--- run(fn) -> the commands sent: one run of a script, with an account of
--- its own (as every scheduled run has) whose command lines are kept.
-local function run(fn)
-  local sent = {}
-  local acct = imapsift.account(server.opts{ name = "kim-state",
-    trace = function(dir, line)
-      if dir == "C" or dir == ">" then sent[#sent + 1] = line end
-    end })
-  local ok, err = pcall(fn, acct:mailbox(BOX))
-  acct:logout()
-  assert(ok, err)
-  return sent
-end
+local fx = sh.box(BOX, "kim-state")
+-- fresh(n), append(n): BOX as the run finds it; run(fn) -> the tagged
+-- commands one run sent (tags dropped).
+local fresh, append, run = fx.fresh, fx.append, fx.run
 
 local function searches(sent) return util.count(sent, "UID SEARCH") end
 
@@ -57,11 +29,7 @@ describe("Mailbox:new() on Dovecot", function()
 
   after_each(function() util.state_restore(sb, state, plan) end)
 
-  teardown(function()
-    local imap = server.connect()
-    pcall(imap.delete, imap, BOX)
-    imap:logout()
-  end)
+  teardown(fx.drop)
 
   it("gives every message the first time, then none while unchanged, " ..
     "then exactly the new ones", function()
@@ -99,12 +67,7 @@ describe("Mailbox:new() on Dovecot", function()
     run(function(mb) mb:new() end)
     state.commit()
     -- A message that came and went: UIDNEXT moved, nothing is new.
-    local imap = server.connect()
-    local gone = server.fill(imap, BOX, 1)[1]
-    imap:select(BOX)
-    imap:store({ gone }, "+FLAGS", { "\\Deleted" })
-    imap:expunge()
-    imap:logout()
+    fx.expunge(append(1))
     local got
     local sent = run(function(mb) got = mb:new():uids() end)
     assert.equal(1, searches(sent))
@@ -179,8 +142,8 @@ describe("Mailbox:new() on Dovecot", function()
     local got
     local sent = run(function(mb) got = mb:new():uids() end)
     assert.same(uids, got)
-    assert.equal(0, util.count(sent, " SELECT "))
-    assert.equal(1, util.count(sent, " EXAMINE "))
+    assert.equal(0, util.count(sent, "^SELECT "))
+    assert.equal(1, util.count(sent, "^EXAMINE "))
     assert.equal(0, state.commit())
     assert.is_nil(lfs.attributes(dir))
   end)
