@@ -7,6 +7,7 @@ local fake_account = require "support.fake_account"
 local plan = require "imapsift.plan"
 local imapsift = require "imapsift"
 local batch = require "imapsift.batch"
+local util = require "support.util"
 
 local RES = "ESEARCH SEARCHRES"
 
@@ -40,6 +41,26 @@ local function search_save(tag, subject)
     subject)
 end
 
+-- saving(n, subject) -> the step expecting that SAVE search as An.
+local function saving(n, subject)
+  return { recv = "^" .. util.lit(search_save("A" .. n, subject)) ..
+    "\r\n$" }
+end
+
+-- saved_stores(list, more) -> the steps expecting, from A2 on, each
+-- rule's { name, subject, keyword } SAVE search then its UID STORE $ of
+-- the keyword, then the steps of more (and its closes).
+local function saved_stores(list, more)
+  local out = { closes = more.closes }
+  for i, r in ipairs(list) do
+    out[#out + 1] = saving(2 * i, r[2])
+    out[#out + 1] = { recv = "^" .. util.lit(("A%d UID STORE $ " ..
+      "+FLAGS.SILENT (%s)"):format(2 * i + 1, r[3])) .. "\r\n$" }
+  end
+  for _, step in ipairs(more) do out[#out + 1] = step end
+  return out
+end
+
 -- The rule's errors by name: { [rule] = err }.
 local function errors_by_rule()
   local out = {}
@@ -69,22 +90,34 @@ local function rules(acct, list)
   return sets
 end
 
+-- flight(names, answers) -> account, server, errors by rule: three
+-- rules, names[i] searching subject "a", "b" or "c" by SAVE and adding
+-- keyword ki by STORE $, all six sent before the server says answers.
+local function flight(names, answers)
+  local list = {}
+  for i, name in ipairs(names) do
+    list[i] = { name, ("abc"):sub(i, i), "k" .. i }
+  end
+  local acct, srv = fake_account.start(RES,
+    saved_stores(list, { { send = answers } }))
+  rules(acct, list)
+  return acct, srv, errors_by_rule()
+end
+
 describe("queued flag changes on a link cut", function()
   it("reports STOREs sent and unconfirmed against their rules and never " ..
     "sends them again on the new link", function()
+    local list = { { "one", "a", "k1" }, { "two", "b", "k2" } }
     local acct, srvs = fake_account.start_links(RES, {
-      { { recv = "^A2 UID SEARCH RETURN %(SAVE ALL%) SUBJECT \"a\"\r\n$" },
-        { recv = "^A3 UID STORE %$ %+FLAGS.SILENT %(k1%)\r\n$" },
-        { recv = "^A4 UID SEARCH RETURN %(SAVE ALL%) SUBJECT \"b\"\r\n$" },
-        { recv = "^A5 UID STORE %$ %+FLAGS.SILENT %(k2%)\r\n$" },
+      saved_stores(list, {
         { send = '* ESEARCH (TAG "A2") UID ALL 1:2\r\nA2 OK done\r\n' },
-        { close = true }, closes = true },
+        { close = true }, closes = true }),
       -- The new link: the unanswered search is a read, sent again; no
       -- STORE goes out.
-      { { recv = "^A2 UID SEARCH RETURN %(SAVE ALL%) SUBJECT \"b\"\r\n$" },
+      { saving(2, "b"),
         { send = '* ESEARCH (TAG "A2") UID ALL 3\r\nA2 OK done\r\n' } },
     })
-    local sets = rules(acct, { { "one", "a", "k1" }, { "two", "b", "k2" } })
+    local sets = rules(acct, list)
     local errs = errors_by_rule()
     for name, flag in pairs{ one = "k1", two = "k2" } do
       local err = errs[name]
@@ -157,7 +190,7 @@ describe("queued flag changes and a link that reconnects by itself",
   it("never sends the rest of a flight on a new link", function()
     batch.WINDOW_BYTES = 1
     local acct, srvs = fake_account.start_links(RES, {
-      { { recv = "^A2 UID SEARCH RETURN %(SAVE ALL%) SUBJECT \"a\"\r\n$" },
+      { saving(2, "a"),
         { send = '* ESEARCH (TAG "A2") UID ALL 1:2\r\nA2 OK done\r\n' },
         { close = true }, closes = true },
       { uidvalidity = 43 },
@@ -349,8 +382,7 @@ end)
 describe("queued flag changes and the SEARCHRES variable $", function()
   it("never sends STORE $ after another SAVE search replaced $", function()
     local acct, srv = fake_account.start(RES, {
-      { recv = "^A2 UID SEARCH RETURN %(SAVE ALL%) SUBJECT \"a\"\r\n$" },
-      { recv = "^A3 UID SEARCH RETURN %(SAVE ALL%) SUBJECT \"b\"\r\n$" },
+      saving(2, "a"), saving(3, "b"),
       { send = '* ESEARCH (TAG "A2") UID ALL 1:2\r\nA2 OK done\r\n' ..
         '* ESEARCH (TAG "A3") UID ALL 5\r\nA3 OK done\r\n' },
       { recv = "^A4 UID STORE 1:2 %+FLAGS.SILENT %(k1%)\r\n$" },
@@ -373,23 +405,13 @@ describe("queued flag changes and the SEARCHRES variable $", function()
 
   it("fails the rule whose SAVE search failed though STORE $ said OK",
     function()
-    local acct, srv = fake_account.start(RES, {
-      { recv = "^A2 UID SEARCH RETURN %(SAVE ALL%) SUBJECT \"a\"\r\n$" },
-      { recv = "^A3 UID STORE %$ %+FLAGS.SILENT %(k1%)\r\n$" },
-      { recv = "^A4 UID SEARCH RETURN %(SAVE ALL%) SUBJECT \"b\"\r\n$" },
-      { recv = "^A5 UID STORE %$ %+FLAGS.SILENT %(k2%)\r\n$" },
-      { recv = "^A6 UID SEARCH RETURN %(SAVE ALL%) SUBJECT \"c\"\r\n$" },
-      { recv = "^A7 UID STORE %$ %+FLAGS.SILENT %(k3%)\r\n$" },
-      -- RFC 5182 2.1: a failed search empties $, and a STORE on the
-      -- empty set is a success that changes nothing.
-      { send = "A2 NO [SERVERBUG] cannot search\r\nA3 OK stored\r\n" ..
-        '* ESEARCH (TAG "A4") UID ALL 2,4\r\nA4 OK done\r\n' ..
-        "A5 OK stored\r\n" ..
-        "A6 BAD [CLIENTBUG] bad search\r\nA7 OK stored\r\n" },
-    })
-    rules(acct, { { "nofind", "a", "k1" }, { "good", "b", "k2" },
-      { "badfind", "c", "k3" } })
-    local errs = errors_by_rule()
+    -- RFC 5182 2.1: a failed search empties $, and a STORE on the
+    -- empty set is a success that changes nothing.
+    local acct, srv, errs = flight({ "nofind", "good", "badfind" },
+      "A2 NO [SERVERBUG] cannot search\r\nA3 OK stored\r\n" ..
+      '* ESEARCH (TAG "A4") UID ALL 2,4\r\nA4 OK done\r\n' ..
+      "A5 OK stored\r\n" ..
+      "A6 BAD [CLIENTBUG] bad search\r\nA7 OK stored\r\n")
     assert.is_nil(errs.good)
     assert.equal("no", errs.nofind and errs.nofind.kind)
     assert.equal("bad", errs.badfind and errs.badfind.kind)
@@ -403,15 +425,14 @@ end)
 
 describe("a SAVE search the client could not read", function()
   it("says the STORE $ changed messages it cannot name", function()
-    local acct, srvs = fake_account.start_links(RES, { {
-      { recv = "^A2 UID SEARCH RETURN %(SAVE ALL%) SUBJECT \"a\"\r\n$" },
-      { recv = "^A3 UID STORE %$ %+FLAGS.SILENT %(k1%)\r\n$" },
+    local list = { { "big", "a", "k1" } }
+    local acct, srvs = fake_account.start_links(RES, { saved_stores(list, {
       -- Five UIDs, over the client's limit of three: the server saved
       -- them in $ all the same, and the STORE $ changed them.
       { send = '* ESEARCH (TAG "A2") UID ALL 1:5\r\nA2 OK done\r\n' ..
         "A3 OK stored\r\n" },
-    } }, { limits = { max_uids = 3 } })
-    rules(acct, { { "big", "a", "k1" } })
+    }) }, { limits = { max_uids = 3 } })
+    rules(acct, list)
     local err = errors_by_rule().big
     assert.equal("limit", err and err.kind)
     assert.equal("STORE +FLAGS", err.command)
@@ -424,23 +445,13 @@ end)
 
 describe("a NO on one STORE of a pipelined flight", function()
   it("fails only the rule whose STORE was refused", function()
-    local acct, srv = fake_account.start(RES, {
-      { recv = "^A2 UID SEARCH RETURN %(SAVE ALL%) SUBJECT \"a\"\r\n$" },
-      { recv = "^A3 UID STORE %$ %+FLAGS.SILENT %(k1%)\r\n$" },
-      { recv = "^A4 UID SEARCH RETURN %(SAVE ALL%) SUBJECT \"b\"\r\n$" },
-      { recv = "^A5 UID STORE %$ %+FLAGS.SILENT %(k2%)\r\n$" },
-      { recv = "^A6 UID SEARCH RETURN %(SAVE ALL%) SUBJECT \"c\"\r\n$" },
-      { recv = "^A7 UID STORE %$ %+FLAGS.SILENT %(k3%)\r\n$" },
-      { send = '* ESEARCH (TAG "A2") UID ALL 1\r\nA2 OK done\r\n' ..
-        "A3 OK stored\r\n" ..
-        '* ESEARCH (TAG "A4") UID ALL 2:3\r\nA4 OK done\r\n' ..
-        "A5 NO [CANNOT] keyword refused\r\n" ..
-        '* ESEARCH (TAG "A6") UID ALL 4\r\nA6 OK done\r\n' ..
-        "A7 OK stored\r\n" },
-    })
-    rules(acct, { { "r1", "a", "k1" }, { "r2", "b", "k2" },
-      { "r3", "c", "k3" } })
-    local errs = errors_by_rule()
+    local acct, srv, errs = flight({ "r1", "r2", "r3" },
+      '* ESEARCH (TAG "A2") UID ALL 1\r\nA2 OK done\r\n' ..
+      "A3 OK stored\r\n" ..
+      '* ESEARCH (TAG "A4") UID ALL 2:3\r\nA4 OK done\r\n' ..
+      "A5 NO [CANNOT] keyword refused\r\n" ..
+      '* ESEARCH (TAG "A6") UID ALL 4\r\nA6 OK done\r\n' ..
+      "A7 OK stored\r\n")
     assert.is_nil(errs.r1)
     assert.is_nil(errs.r3)
     assert.equal("no", errs.r2 and errs.r2.kind)
