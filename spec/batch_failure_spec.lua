@@ -136,13 +136,18 @@ describe("queued flag changes on a link cut", function()
     assert.same({ search_save("A2", "b") }, sent(srvs[2]))
   end)
 
+  -- A first link that sends the searches of rules a and b, answers the
+  -- first, and is cut.
+  local CUT_AFTER_A = {
+    { recv = "^A2 UID SEARCH SUBJECT \"a\"\r\n$" },
+    { recv = "^A3 UID SEARCH SUBJECT \"b\"\r\n$" },
+    { send = "* SEARCH 1 2\r\nA2 OK done\r\n" },
+    { close = true }, closes = true }
+
   it("sends STOREs never sent on the new link when UIDVALIDITY held",
     function()
     local acct, srvs = fake_account.start_links("", {
-      { { recv = "^A2 UID SEARCH SUBJECT \"a\"\r\n$" },
-        { recv = "^A3 UID SEARCH SUBJECT \"b\"\r\n$" },
-        { send = "* SEARCH 1 2\r\nA2 OK done\r\n" },
-        { close = true }, closes = true },
+      CUT_AFTER_A,
       -- The search put back goes first (no flag change can alter it),
       -- then the STORE on the UIDs known from before, never yet sent.
       { { recv = "^A2 UID SEARCH SUBJECT \"b\"\r\n$" },
@@ -165,10 +170,7 @@ describe("queued flag changes on a link cut", function()
   it("sends no STORE at all when the new link finds a new UIDVALIDITY",
     function()
     local acct, srvs = fake_account.start_links("", {
-      { { recv = "^A2 UID SEARCH SUBJECT \"a\"\r\n$" },
-        { recv = "^A3 UID SEARCH SUBJECT \"b\"\r\n$" },
-        { send = "* SEARCH 1 2\r\nA2 OK done\r\n" },
-        { close = true }, closes = true },
+      CUT_AFTER_A,
       { uidvalidity = 43 },
     })
     rules(acct, { { "one", "a", "k1" }, { "two", "b", "k2" } })
