@@ -129,12 +129,27 @@ static void body_ext(lua_State *L, const struct isf_response *r,
 static void push_body(lua_State *L, const struct isf_response *r, size_t list,
                       int depth);
 
+/* Fields of a multipart: type, parts and params (there even when NIL),
+ * and one for each other item after the parts that is not NIL. */
+static int multipart_hint(const struct isf_response *r, struct isf_cur c)
+{
+    size_t f;
+    int n = 3, m = 0;
+
+    while (isf_is_type(r, isf_cur_peek(&c), ISF_NODE_LIST))
+        isf_cur_take(r, &c);
+    while (n < 16 && (f = isf_cur_take(r, &c)) != ISF_NONE)
+        if (m++ != 1) /* params, counted already */
+            n += !isf_is_type(r, f, ISF_NODE_NIL);
+    return n;
+}
+
 static void push_multipart(lua_State *L, const struct isf_response *r,
                            struct isf_cur c, int depth)
 {
     lua_Integer k = 0;
 
-    lua_createtable(L, 0, 8);
+    lua_createtable(L, 0, multipart_hint(r, c));
     lua_pushliteral(L, "multipart");
     lua_setfield(L, -2, "type");
     lua_createtable(L, 2, 0);

@@ -758,6 +758,14 @@ describe("kept FETCH tables", function()
     assert.same({ type = "text", subtype = "plain",
       params = { charset = "utf-8" }, encoding = "7BIT", size = 5,
       lines = 1 }, scan(part)(1)[1].bodystructure)
+    -- A multipart's four fields fit four slots: eight cost 96 more.
+    local multi = " BODYSTRUCTURE ((" .. part:sub(17) .. " (" ..
+      part:sub(17) .. ' "ALTERNATIVE" ("BOUNDARY" "b") NIL NIL NIL)'
+    local both = kept_each(2000, scan(multi)) - kept_each(2000, scan(""))
+    assert.is_true(both - 2 * cost < 300, both .. " and " .. cost)
+    local got = scan(multi)(1)[1].bodystructure
+    assert.same({ "multipart", "alternative", { boundary = "b" }, 2 },
+      { got.type, got.subtype, got.params, #got.parts })
   end)
 
   it("give every message a flags table of its own", function()
