@@ -6,7 +6,7 @@
 -- disturbs no other spec's mail.
 local server = require "support.server"
 local account = require "imapsift.account"
-local msgset = require "imapsift.msgset"
+local view = require "support.mailbox_view"
 local actions = require "imapsift.actions"
 local plan = require "imapsift.plan"
 local errors = require "imapsift.error"
@@ -72,37 +72,15 @@ local function fill(conn, name, n, extra)
   return server.append(conn, name, list)
 end
 
-local function set_of(acct, conn, name, uids)
-  local uv = conn:status(name, { "UIDVALIDITY" }).uidvalidity
-  return msgset.new{ { mailbox = acct:mailbox(name), uidvalidity = uv,
-    uids = uids } }
-end
+local set_of, ids = view.set_of, view.ids
 
--- snapshot(conn, name) -> "uid flags size" per message, read-only.
+-- snapshot(conn, name) -> "uid id flags size" per message, sorted,
+-- read-only.
 local function snapshot(conn, name)
-  conn:examine(name)
   local out = {}
-  for _, m in ipairs(conn:fetch("1:*", { "UID", "FLAGS", "RFC822.SIZE",
-      "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]" })) do
-    local flags = {}
-    for _, f in ipairs(m.flags) do
-      if f ~= "\\Recent" then flags[#flags + 1] = f end
-    end
-    table.sort(flags)
-    local id = m.body["HEADER.FIELDS (MESSAGE-ID)"]:match("<[^>]*>")
-    out[#out + 1] = table.concat({ m.uid, id, table.concat(flags, ","),
-      m.size }, " ")
-  end
-  conn:unselect()
-  table.sort(out)
-  return out
-end
-
--- ids(conn, name) -> sorted Message-IDs in the mailbox (one per message)
-local function ids(conn, name)
-  local out = {}
-  for _, s in ipairs(snapshot(conn, name)) do
-    out[#out + 1] = s:match("^%S+ (%S+)")
+  for _, m in ipairs(view.messages(conn, name, "RFC822.SIZE")) do
+    out[#out + 1] = table.concat({ m.uid, m.id, table.concat(m.flags, ","),
+      m.msg.size }, " ")
   end
   table.sort(out)
   return out
@@ -267,9 +245,8 @@ describe("actions across accounts", function()
     local uids = fill(raw_a, src, 4)
     local set = set_of(alice, raw_a, src, uids)
     -- the first run got as far as the copies (then the link was lost)
-    actions.copy(msgset.new{ { mailbox = alice:mailbox(src),
-      uidvalidity = set:parts()[1].uidvalidity, uids = { uids[1], uids[2],
-      uids[3] } } }, bob:mailbox(dst))
+    actions.copy(set_of(alice, raw_a, src, { uids[1], uids[2], uids[3] }),
+      bob:mailbox(dst))
     -- the retry
     actions.move(set, bob:mailbox(dst))
     assert.are.equal(0, #snapshot(raw_a, src))

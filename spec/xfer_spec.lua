@@ -7,6 +7,7 @@
 local server = require "support.server"
 local account = require "imapsift.account"
 local msgset = require "imapsift.msgset"
+local view = require "support.mailbox_view"
 local actions = require "imapsift.actions"
 local plan = require "imapsift.plan"
 local errors = require "imapsift.error"
@@ -71,30 +72,28 @@ local function fill(n)
 end
 
 local function set_of(acct, uids)
-  local uv = raw_q:status(SRC, { "UIDVALIDITY" }).uidvalidity
-  return msgset.new{ { mailbox = acct:mailbox(SRC), uidvalidity = uv,
-    uids = uids } }
+  return view.set_of(acct, raw_q, SRC, uids)
 end
 
 -- snapshot(conn, name) -> { [Message-ID] = "flags|date" } and the number
 -- of messages (a Message-ID twice counts twice).
 local function snapshot(conn, name)
   if #conn:list("", name) == 0 then return {}, 0 end
-  conn:examine(name)
-  local out, n = {}, 0
-  for _, m in ipairs(conn:fetch("1:*", { "UID", "FLAGS", "INTERNALDATE",
-      "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]" })) do
-    local flags = {}
-    for _, f in ipairs(m.flags) do
-      if f ~= "\\Recent" then flags[#flags + 1] = f end
-    end
-    table.sort(flags)
-    local id = m.body["HEADER.FIELDS (MESSAGE-ID)"]:match("<[^>]*>")
-    out[id] = table.concat(flags, " ") .. "|" .. m.internaldate
-    n = n + 1
+  local out, list = {}, view.messages(conn, name, "INTERNALDATE")
+  for _, m in ipairs(list) do
+    out[m.id] = table.concat(m.flags, " ") .. "|" .. m.msg.internaldate
   end
-  conn:unselect()
-  return out, n
+  return out, #list
+end
+
+-- all_moved(before): SRC is empty and DST holds exactly before.
+local function all_moved(before)
+  local left, nleft = snapshot(raw_q, SRC)
+  assert.are.same({}, left)
+  assert.are.equal(0, nleft)
+  local got, n = snapshot(raw_r, DST)
+  assert.are.equal(N, n)
+  assert.are.same(before, got)
 end
 
 setup(function()
@@ -140,12 +139,7 @@ describe("a move across accounts", function()
     local tq, tr = tracer(), tracer()
     local q, r = accounts(tq, tr)
     assert.are.equal(N, actions.move(set_of(q, uids), r:mailbox(DST)))
-    local left, nleft = snapshot(raw_q, SRC)
-    assert.are.same({}, left)
-    assert.are.equal(0, nleft)
-    local got, n = snapshot(raw_r, DST)
-    assert.are.equal(N, n)
-    assert.are.same(before, got)
+    all_moved(before)
     -- MULTIAPPEND: one APPEND per batch, the bodies one FETCH per batch
     assert.is_truthy(raw_r.capabilities.MULTIAPPEND)
     assert.are.equal(2, tr.count("APPEND"))
@@ -209,12 +203,7 @@ describe("a move across accounts", function()
       r2:mailbox(DST)))
     assert.are.equal(N - 200, plan.entries()[1].skipped)
     assert.are.equal(0, tr.count("APPEND"))
-    local left, n0 = snapshot(raw_q, SRC)
-    assert.are.same({}, left)
-    assert.are.equal(0, n0)
-    local got, n = snapshot(raw_r, DST)
-    assert.are.equal(N, n)
-    assert.are.same(before, got)
+    all_moved(before)
   end)
 
   it("stopped between batches: the first batch moved, the rest left " ..
