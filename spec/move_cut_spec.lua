@@ -7,7 +7,7 @@
 -- across two accounts with either account's link cut.
 local server = require "support.server"
 local account = require "imapsift.account"
-local msgset = require "imapsift.msgset"
+local view = require "support.mailbox_view"
 local actions = require "imapsift.actions"
 local plan = require "imapsift.plan"
 local errors = require "imapsift.error"
@@ -98,18 +98,6 @@ local function accounts(case, port)
   return a, new_account("bob", BOB, case.cut == "dst" and port)
 end
 
-local function ids(conn, name)
-  conn:examine(name)
-  local out = {}
-  for _, m in ipairs(conn:fetch("1:*", { "UID",
-      "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]" })) do
-    out[#out + 1] = m.body["HEADER.FIELDS (MESSAGE-ID)"]:match("<[^>]*>")
-  end
-  conn:unselect()
-  table.sort(out)
-  return out
-end
-
 local function logout(...)
   for _, a in ipairs({ ... }) do pcall(a.logout, a) end
 end
@@ -145,11 +133,9 @@ local function round(case, mode, n, k)
       message_id = ("<%s-%d@example.org>"):format(name, i) }
   end
   local uids = server.append(raw_a, src, want)
-  local uv = raw_a:status(src, { "UIDVALIDITY" }).uidvalidity
   local p = proxy(mode, n, case.strip)
   local a, b = accounts(case, p.port)
-  local set = msgset.new{ { mailbox = a:mailbox(src), uidvalidity = uv,
-    uids = uids } }
+  local set = view.set_of(a, raw_a, src, uids)
   local ok, err = pcall(actions.move, set, b:mailbox(dst))
   local sent, cut, _, names = seen(p)
   logout(a, b)
@@ -169,9 +155,9 @@ local function round(case, mode, n, k)
   if p2 then wait_drained(p2); stop(p2) end
   for i = 1, COUNT do want[i] = want[i].message_id end
   table.sort(want)
-  assert.are.same({}, ids(raw_a, src),
+  assert.are.same({}, view.ids(raw_a, src),
     ("%s %s cut at %d: source not empty"):format(case.name, mode, n))
-  local got = ids(dconn, dst)
+  local got = view.ids(dconn, dst)
   assert.are.same(want, got,
     ("%s %s cut at %d: destination"):format(case.name, mode, n))
   empty(dconn, dst)
