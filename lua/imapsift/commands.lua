@@ -73,10 +73,13 @@ function Connection:run_set(name, msgset, build, what, opts, mutating)
   opts = opts or {}
   local full = opts.seq and name or ("UID " .. name)
   local pieces = set.split(msgset, self.max_line - 200)
-  local all, gone, last, uids_gone = {}, {}, nil, {}
+  local all, gone, last, uids_gone = nil, {}, nil, {}
   local function merge(_, tagged, data)
     last = tagged
-    table.move(data or {}, 1, #(data or {}), #all + 1, all)
+    -- The first piece's array is taken as it is: a one-piece FETCH of
+    -- 100k messages keeps no second array of them.
+    if all == nil and data then all = data
+    elseif data then table.move(data, 1, #data, #all + 1, all) end
     local ex = data and data.expunged or {}
     table.move(ex, 1, #ex, #gone + 1, gone)
     local va = data and data.vanished or {}
@@ -90,6 +93,10 @@ function Connection:run_set(name, msgset, build, what, opts, mutating)
     self:run_window(#pieces, function(i)
       return full, build(pieces[i]), what
     end, merge, opts.each)
+  end
+  all = all or {}
+  for k in pairs(all) do -- the piece's own fields (expunged, exists, ...)
+    if math.type(k) ~= "integer" then all[k] = nil end
   end
   return all, last, gone, uids_gone
 end
@@ -793,11 +800,15 @@ function Connection:fetch(msgset, items, opts)
     end
     return args
   end, what, { seq = opts.seq, each = each })
-  local out = {}
-  for _, r in ipairs(data) do
-    if ours(r) then out[#out + 1] = r end
+  -- Kept in place: the responses that are not ours are squeezed out of
+  -- the same array, so a big fetch is not held twice.
+  local n = 0
+  for i = 1, #data do
+    local r = data[i]
+    data[i] = nil
+    if ours(r) then n = n + 1; data[n] = r end
   end
-  return out
+  return data
 end
 
 -- store(set, mode, flags [, opts]) -> FETCH results (empty with
