@@ -29,6 +29,22 @@ describe("imapsift.plan", function()
     assert.is_false(plan.is_dry())
   end)
 
+  it("shows the first UIDs of a big action in its line, all in the entry",
+      function()
+    local uids = {}
+    for i = 1, 5000 do uids[i] = i * 2 end
+    plan.record{ account = "me@host", mailbox = "INBOX", action = "flag",
+      flags = { "\\Flagged" }, uids = uids }
+    local line = lines[#lines]
+    local shown = line:match("%(uids ([^)]*)%)")
+    assert.truthy(shown)
+    assert.is_true(#shown <= plan.UID_TEXT_MAX + 4)
+    assert.truthy(shown:find("^2,4,6,8,"))
+    assert.truthy(shown:find(",%d+,%.%.%.$"))
+    assert.truthy(line:find("5000 messages", 1, true))
+    assert.are.equal(5000, #plan.entries()[1].uids)
+  end)
+
   it("records a planned move and logs the line a user reads", function()
     plan.dry_run(true)
     local uids = { 3, 4, 5, 6, 7, 8, 9, 14, 20, 21, 22, 23 }

@@ -67,9 +67,17 @@ local PAST = { move = "moved", copy = "copied", delete = "deleted",
 local COUNTER = { move = "moved", copy = "copied", delete = "deleted",
   flag = "flagged", unflag = "flagged", ["set flags"] = "flagged" }
 
+-- The UIDs a text line shows: a run over a big mailbox would otherwise
+-- write lines of hundreds of kilobytes. JSON lines keep every UID.
+M.UID_TEXT_MAX = 200
+
 local function uid_text(uids)
   if not uids or #uids == 0 then return "" end
-  return " (uids " .. set.compress(uids) .. ")"
+  local s = set.compress(uids)
+  if #s > M.UID_TEXT_MAX then
+    s = (s:sub(1, M.UID_TEXT_MAX):match("^(.*),") or "") .. ",..."
+  end
+  return " (uids " .. s .. ")"
 end
 
 -- describe(entry) -> the one line logged for entry, e.g.
