@@ -11,7 +11,8 @@ local N = 30
 -- The fake's answer to every command; logins are counted in a file
 -- shared by the fake's processes (one per connection). mode "refuse":
 -- every login after the first is refused; "cut": the second connection
--- hangs up halfway through its first FETCH.
+-- hangs up halfway through its first FETCH; "reverse": every FETCH is
+-- answered in descending UID order.
 local SCRIPT = [[
 local counter, mode, n = %q, %q, %d
 local me
@@ -23,6 +24,9 @@ local function fetch(set, tag)
       out[#out + 1] = ("* %%d FETCH (UID %%d BODY[HEADER.FIELDS (SUBJECT)]" ..
         " {%%d}\r\n%%s)\r\n"):format(u, u, #h, h)
     end
+  end
+  if mode == "reverse" then -- RFC 9051 does not promise UID order
+    for k = 1, #out // 2 do out[k], out[#out - k + 1] = out[#out - k + 1], out[k] end
   end
   if mode == "cut" and me == 2 then
     io.stdout:write(out[1], "* 9 FETCH (UID 9 BODY[HEADER.FIELDS {40}\r\nSub")
@@ -99,6 +103,13 @@ describe("parallel reads on a scripted server", function()
       local got, logins = read("refuse")
       assert.same(want(), got)
       assert.equal(2, logins) -- the first refusal stops the opening
+    end)
+
+  it("give messages in UID order when a server answers out of order",
+    function()
+      local got, logins = read("reverse")
+      assert.same(want(), got)
+      assert.equal(3, logins)
     end)
 
   it("read a chunk again elsewhere when its connection is cut", function()
