@@ -184,6 +184,36 @@ describe("pipelining", function()
     assert.equal("done", srv:status())
   end)
 
+  it("sends the pieces of a search over a long UID set before waiting",
+      function()
+    local uids = {}
+    for i = 1, 200 do uids[i] = i * 2 end
+    local imap, srv = open_selected({
+      { recv = "^A2 UID SEARCH UID [%d,]+ SUBJECT \"?x\"?\r\n$" },
+      { recv = "^A3 UID SEARCH UID [%d,]+ SUBJECT \"?x\"?\r\n$" },
+      { send = "* SEARCH 400\r\nA3 OK\r\n* SEARCH 2 4\r\nA2 OK\r\n" } },
+      { max_line = 700 })
+    assert.same({ 2, 4, 400 }, imap:search{ "UID", uids, "SUBJECT", "x" })
+    finish(imap, srv)
+    assert.equal("done", srv:status())
+  end)
+
+  it("fails a split search with its refused piece's error", function()
+    local uids = {}
+    for i = 1, 200 do uids[i] = i * 2 end
+    local imap, srv = open_selected({
+      { recv = "^A2 UID SEARCH UID [%d,]+ SUBJECT \"?x\"?\r\n$" },
+      { recv = "^A3 UID SEARCH UID [%d,]+ SUBJECT \"?x\"?\r\n$" },
+      { send = "* SEARCH 2\r\nA2 OK\r\nA3 NO [LIMIT] too many\r\n" } },
+      { max_line = 700 })
+    local ok, err = pcall(imap.search, imap, { "UID", uids, "SUBJECT", "x" })
+    assert.is_false(ok)
+    assert.equal("no", err.kind)
+    assert.equal("LIMIT", err.code)
+    finish(imap, srv)
+    assert.equal("done", srv:status())
+  end)
+
   it("matches ESEARCH results to their command by tag", function()
     local imap, srv = open_selected({
       { recv = "^A2 UID SEARCH RETURN %(ALL%) SEEN\r\n$" },

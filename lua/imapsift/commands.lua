@@ -665,11 +665,12 @@ end
 -- opts.seq). Uses ESEARCH when offered, so big results travel as ranges.
 function Connection:search(criteria, opts)
   local name, args, what = self:search_command(criteria, opts)
-  if not name then -- args: the pieces of a split UID array
+  if not name then -- args: the pieces of a split UID array, pipelined
+    local results, failures = self:search_many(args, opts)
     local out = {}
-    for _, c in ipairs(args) do
-      local r = self:search(c, opts)
-      table.move(r, 1, #r, #out + 1, out)
+    for i = 1, #args do
+      if failures[i] then error(failures[i], 0) end
+      table.move(results[i], 1, #results[i], #out + 1, out)
     end
     table.sort(out)
     return out
