@@ -6,6 +6,11 @@ import imaplib
 import json
 import os
 
+# A UID SEARCH of a big mailbox is one line of megabytes: imaplib's
+# default limit (1 MB) would refuse it.
+imaplib._MAXLINE = 1 << 30
+
+
 env = os.environ
 CHUNK = 1000  # UIDs per command: Dovecot refuses lines over 64 KiB
 
