@@ -2,6 +2,7 @@
 -- narrows set:match with a server search (one word, or an OR of one word
 -- per alternative), and that narrowing on the private Dovecot.
 local match = require "imapsift.match"
+local msgset = require "imapsift.msgset"
 local sets = require "support.sets"
 -- Spare user 4, as in support/sets.lua; ctest locks the user per file.
 local server = require "support.server"
@@ -128,12 +129,13 @@ describe("match narrowing on the server", function()
   end)
 
   -- The UIDs pattern matches, and the search commands sent for it.
-  local function run(pattern, flags, narrow)
+  local function run(pattern, flags, narrow, set)
     local saved = match.literal_words
     if not narrow then match.literal_words = function() return nil end end
     for i = #lines, 1, -1 do lines[i] = nil end
     local ok, res = pcall(function()
-      return box:select_all():match("subject", pattern, flags):uids()
+      return (set or box:select_all()):match("subject", pattern, flags)
+        :uids()
     end)
     match.literal_words = saved
     assert(ok, tostring(res))
@@ -161,10 +163,35 @@ describe("match narrowing on the server", function()
       assert.truthy(searches[1]:find("OR HEADER", 1, true), searches[1])
     end
     local _, searches = run("invoice|bill|receipt", "i", true)
-    local s = searches[1]:upper():gsub('"', "")
-    local want = ("UID %d:%d OR HEADER SUBJECT INVOICE OR HEADER SUBJECT " ..
-      "BILL HEADER SUBJECT RECEIPT"):format(u[1], u[9])
-    assert.truthy(s:find(want, 1, true), searches[1])
+    local s = searches[1]:upper():gsub('"', ""):gsub("RETURN %(ALL%) ", "")
+    -- the whole mailbox: searched without a UID set
+    assert.truthy(s:find("SEARCH OR HEADER SUBJECT INVOICE OR HEADER " ..
+      "SUBJECT BILL HEADER SUBJECT RECEIPT", 1, true), searches[1])
+  end)
+
+  it("searches a set of most of the mailbox whole, keeping its own " ..
+      "UIDs, and a small set by its UIDs", function()
+    local p = box:select_all():parts()[1]
+    local function subset(list)
+      return msgset.new{ { mailbox = p.mailbox, uidvalidity = p.uidvalidity,
+        uids = list } }
+    end
+    local most = table.move(u, 2, #u, 1, {}) -- all but "Invoice 1"
+    local got, searches = run([[\b(invoice|receipt)\b]], "i", true,
+      subset(most))
+    local function plain(line) -- no quotes, no RETURN option
+      return (line:upper():gsub('"', ""):gsub("RETURN %(ALL%) ", ""))
+    end
+    assert.same({ u[2], u[8] }, got)
+    assert.equal(1, #searches)
+    assert.truthy(plain(searches[1]):find("SEARCH OR HEADER", 1, true),
+      searches[1])
+    got, searches = run([[\b(invoice|receipt)\b]], "i", true,
+      subset{ u[1], u[3] })
+    assert.same({ u[1] }, got)
+    assert.equal(1, #searches)
+    assert.truthy(plain(searches[1]):find(("SEARCH UID %d,%d OR HEADER")
+      :format(u[1], u[3]), 1, true), searches[1])
   end)
 
   it("does not narrow when a branch has no certain word", function()

@@ -239,16 +239,33 @@ function M.search_keys(words, hname)
   return keys
 end
 
+-- The UIDs of both sorted unique arrays a and b.
+local function common(a, b)
+  local out, i, j = {}, 1, 1
+  while i <= #a and j <= #b do
+    if a[i] == b[j] then out[#out + 1] = a[i]; i, j = i + 1, j + 1
+    elseif a[i] < b[j] then i = i + 1
+    else j = j + 1 end
+  end
+  return out
+end
+
 -- UIDs of part whose header may match: a server SEARCH when some words
--- are certain (one of them in every match), else all of them.
+-- are certain (one of them in every match), else all of them. A part
+-- holding most of its mailbox is searched whole and the answer cut down
+-- to the part here: the same UIDs, without sending a long UID set that
+-- would go as many commands, each a search of its own.
 local function candidates(part, hname, words)
   if not words then return part.uids end
   local mb = part.mailbox
-  local keys, alt = { "UID", part.uids }, M.search_keys(words, hname)
-  table.move(alt, 1, #alt, 3, keys)
   return mb.account:read(function(c)
-    mb:ensure(part.uidvalidity, true)
-    return c:search(keys)
+    local box = mb:ensure(part.uidvalidity, true)
+    local whole = box.exists and #part.uids * 2 > box.exists
+    local keys = whole and {} or { "UID", part.uids }
+    local alt = M.search_keys(words, hname)
+    table.move(alt, 1, #alt, #keys + 1, keys)
+    local found = c:search(keys)
+    return whole and common(found, part.uids) or found
   end)
 end
 
