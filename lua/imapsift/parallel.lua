@@ -44,19 +44,26 @@ local function reset(lane)
   lane.queue = {}
 end
 
+-- Chunks name a range of the part's UIDs; the UIDs themselves are
+-- copied out only while the chunk is being read, so a set of a million
+-- is not held twice.
 local function chunks_of(uids)
   local out = {}
   for i = 1, #uids, M.CHUNK do
-    out[#out + 1] = { uids = table.move(uids, i,
-      math.min(#uids, i + M.CHUNK - 1), 1, {}) }
+    out[#out + 1] = { all = uids, first = i,
+      last = math.min(#uids, i + M.CHUNK - 1) }
   end
   return out
+end
+
+local function uids_of(ch)
+  return table.move(ch.all, ch.first, ch.last, 1, {})
 end
 
 local function send(lane, ch, list)
   local c = lane.conn
   ch.tags, ch.lane = {}, lane
-  for _, piece in ipairs(set.split(ch.uids, c.max_line - 200)) do
+  for _, piece in ipairs(set.split(uids_of(ch), c.max_line - 200)) do
     ch.tags[#ch.tags + 1] = c:send("UID FETCH",
       { argforms.seqset(piece), list }, "FETCH")
   end
@@ -128,7 +135,7 @@ function M.reader(part, lanes, items, new, fallback)
         break
       end
     end
-    if ch.msgs == nil then ch.msgs = fallback(ch.uids) end
+    if ch.msgs == nil then ch.msgs = fallback(uids_of(ch)) end
   end
   return function()
     while true do
