@@ -1,5 +1,6 @@
 -- spec/state_incremental_spec.lua: incremental runs against the private
--- Dovecot with CONDSTORE: an unchanged mailbox costs one STATUS, a flag
+-- Dovecot with CONDSTORE (and QRESYNC, which Dovecot offers, so changed()
+-- takes one SELECT): an unchanged mailbox costs one STATUS, a flag
 -- changed by another connection shows in Mailbox:changed() and not in
 -- new(), an APPEND in new(), a new UIDVALIDITY makes everything changed,
 -- a run that asks only for changes keeps new()'s place, a dry run
