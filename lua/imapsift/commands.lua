@@ -644,20 +644,31 @@ function Connection:search_command(criteria, opts)
     box and "SEARCH in " .. q(box) or "SEARCH"
 end
 
+local function ascending(list)
+  for k = 2, #list do
+    if list[k - 1] > list[k] then return false end
+  end
+  return true
+end
+
 -- search_result(data, what) -> ascending numbers from the responses a
--- search command collected (SEARCH, or ESEARCH ALL ranges).
+-- search command collected (SEARCH, or ESEARCH ALL ranges). The usual
+-- single answer is taken as it is and, being in order, not sorted: a
+-- search of a million messages makes one array of them, not three.
 local function search_result(data, what)
-  local out = {}
+  local lists = {}
   for _, r in ipairs(data) do
     if r.type == "SEARCH" then
-      for _, n in ipairs(r.nums) do out[#out + 1] = n end
+      lists[#lists + 1] = r.nums or {}
     elseif r.type == "ESEARCH" and r.all then
-      for _, n in ipairs(expand(r.all, what, data)) do
-        out[#out + 1] = n
-      end
+      lists[#lists + 1] = expand(r.all, what, data)
     end
   end
-  table.sort(out)
+  local out = lists[1] or {}
+  for k = 2, #lists do
+    table.move(lists[k], 1, #lists[k], #out + 1, out)
+  end
+  if not ascending(out) then table.sort(out) end
   return out
 end
 
