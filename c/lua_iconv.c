@@ -31,10 +31,15 @@ static const char *const ALIASES[][2] = {
     {NULL, NULL}};
 
 /* The iconv handle lives in a userdata so that the collector closes it
- * if an output buffer allocation raises half way. */
+ * if an output buffer allocation raises half way. Handles are kept per
+ * charset in a registry table (at most CACHE_MAX, then it starts again):
+ * opening a converter costs far more than converting a header word. */
 struct handle {
     iconv_t cd;
 };
+
+#define CACHE_MAX 16
+static const char cache_id = 0;
 
 static int l_handle_gc(lua_State *L)
 {
@@ -84,6 +89,60 @@ static iconv_t open_charset(const char *name)
     if (cd == (iconv_t)-1 && strncmp(name, "x-", 2) == 0 && name[2])
         cd = iconv_open("UTF-8", alias(name + 2));
     return cd;
+}
+
+/* Pushes the registry table of kept handles, made on first use (and
+ * made anew once it holds CACHE_MAX; the old handles are collected). */
+static void push_cache(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &cache_id) == LUA_TTABLE) {
+        if (lua_rawgeti(L, -1, 0) == LUA_TNUMBER &&
+            lua_tointeger(L, -1) < CACHE_MAX) {
+            lua_pop(L, 1);
+            return;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    lua_createtable(L, 0, CACHE_MAX);
+    lua_pushinteger(L, 0);
+    lua_rawseti(L, -2, 0); /* how many handles it holds */
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &cache_id);
+}
+
+/* Pushes the handle converting name to UTF-8, kept or newly opened, in
+ * its initial shift state; NULL (nothing pushed) for a charset iconv
+ * does not know. */
+static struct handle *handle_for(lua_State *L, const char *name)
+{
+    struct handle *h;
+    int t;
+
+    push_cache(L);
+    t = lua_gettop(L);
+    if (lua_getfield(L, t, name) == LUA_TUSERDATA) {
+        h = lua_touserdata(L, -1);
+        iconv(h->cd, NULL, NULL, NULL, NULL);
+        lua_remove(L, t);
+        return h;
+    }
+    lua_pop(L, 1);
+    h = lua_newuserdatauv(L, sizeof *h, 0);
+    h->cd = (iconv_t)-1;
+    luaL_setmetatable(L, ICONV_MT);
+    if ((h->cd = open_charset(name)) == (iconv_t)-1) {
+        lua_pop(L, 2);
+        return NULL;
+    }
+    lua_pushvalue(L, -1);
+    lua_setfield(L, t, name);
+    lua_rawgeti(L, t, 0);
+    lua_pushinteger(L, lua_tointeger(L, -1) + 1);
+    lua_rawseti(L, t, 0);
+    lua_pop(L, 1);
+    lua_remove(L, t);
+    return h;
 }
 
 /* One iconv step into a fresh chunk of b (in NULL flushes the shift
@@ -148,11 +207,7 @@ static int l_iconv(lua_State *L)
 
     if (n > ICONV_MAX_IN)
         return fail(L, "limit", "text too long to convert");
-    h = lua_newuserdatauv(L, sizeof *h, 0);
-    h->cd = (iconv_t)-1;
-    luaL_setmetatable(L, ICONV_MT);
-    if (normalize(cs, cn, name) < 0 ||
-        (h->cd = open_charset(name)) == (iconv_t)-1)
+    if (normalize(cs, cn, name) < 0 || (h = handle_for(L, name)) == NULL)
         return fail(L, "usage", "unknown charset");
     luaL_buffinit(L, &b);
     rc = convert(h->cd, s, n, &b);

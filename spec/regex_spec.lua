@@ -133,4 +133,25 @@ describe("core.iconv", function()
     end
     assert.has_error(function() core.iconv("a") end)
   end)
+
+  it("starts every call afresh on a converter it keeps", function()
+    -- left shifted into JIS X 0208 by a cut input, then plain ASCII
+    assert.is_nil(core.iconv("\27$B$", "ISO-2022-JP"))
+    assert.equal("ab", core.iconv("ab", "ISO-2022-JP"))
+    assert.equal("", core.iconv("\27$B", "ISO-2022-JP")) -- a shift alone
+    assert.equal("\227\129\130", core.iconv("\27$B$\"\27(B",
+      "ISO-2022-JP")) -- HIRAGANA LETTER A
+    -- more charsets than are kept: each still converts, again and again
+    local names = { "iso-8859-1", "iso-8859-2", "iso-8859-5", "iso-8859-7",
+      "iso-8859-15", "koi8-r", "koi8-u", "windows-1250", "windows-1251",
+      "windows-1252", "windows-1253", "cp850", "cp437", "mac", "utf-16le",
+      "big5", "euc-jp", "gb18030", "us-ascii", "utf-8" }
+    for _ = 1, 3 do
+      for _, cs in ipairs(names) do
+        local text = cs == "utf-16le" and "a\0" or "a"
+        assert.equal("a", core.iconv(text, cs), cs)
+      end
+    end
+    assert.equal("café", core.iconv("caf\233", "latin1"))
+  end)
 end)

@@ -114,20 +114,13 @@ local function find_words(s)
   end
 end
 
--- ISO-8859-1 bytes 0x80..0xff as UTF-8: each is its own code point.
-local LATIN1 = {}
-for b = 0x80, 0xff do LATIN1[string.char(b)] = utf8.char(b) end
-
--- The charsets most mail uses, converted without iconv (each call of
--- which opens a converter): bytes that are already valid UTF-8 or ASCII
--- come back as they are, ISO-8859-1 by table. nil: ask iconv.
+-- Bytes that need no conversion: valid UTF-8 labelled UTF-8, ASCII
+-- labelled US-ASCII come back as they are. nil: ask iconv.
 local function convert_common(bytes, charset)
   if charset == "utf-8" then
     if utf8.len(bytes) then return bytes end
   elseif charset == "us-ascii" then
     if not bytes:find("[\128-\255]") then return bytes end
-  elseif charset == "iso-8859-1" then
-    return (bytes:gsub("[\128-\255]", LATIN1))
   end
   return nil
 end
