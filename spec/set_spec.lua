@@ -44,6 +44,15 @@ describe("imapsift.set", function()
     assert.has_error(function() set.split(true, 100) end)
   end)
 
+  it("counts a set string without expanding it", function()
+    assert.equal(4, set.count("1:3,7"))
+    assert.equal(3, set.count("9:7"))
+    assert.equal(4294967295, set.count("1:4294967295"))
+    for _, bad in ipairs{ "0", "1:*", "4294967296", "1,,2x", "a:b", "1:0" } do
+      assert.is_nil(set.count(bad), bad)
+    end
+  end)
+
   it("expands set strings in the order given", function()
     assert.same({ 1, 2, 3, 7 }, set.expand("1:3,7"))
     assert.same({ 5, 4, 3 }, set.expand("5:3"))

@@ -185,16 +185,25 @@ local function any_id(group)
 end
 
 -- present(dest, ids) -> { [Message-ID] = true } for those of ids already
--- in dest (selected). HEADER search matches substrings, so the found
--- messages' own Message-IDs decide.
+-- in dest (selected): its searches (GROUP Message-IDs each) pipelined
+-- with search_many, one round trip for them all. HEADER search matches
+-- substrings, so the found messages' own Message-IDs (one FETCH per
+-- BATCH) decide.
 local function present(dest, ids)
+  local groups = {}
+  for i, g in ipairs(chunks(ids, GROUP)) do groups[i] = any_id(g) end
+  if #groups == 0 then return {} end
+  local uids = dest.account:read(function(c)
+    local results, failures = c:search_many(groups)
+    local _, err = next(failures)
+    if err then error(err, 0) end
+    local all = {}
+    for _, r in pairs(results) do table.move(r, 1, #r, #all + 1, all) end
+    return all
+  end)
+  table.sort(uids)
   local found = {}
-  for _, group in ipairs(chunks(ids, GROUP)) do
-    local uids = dest.account:read(function(c)
-      return c:search(any_id(group))
-    end)
-    for _, id in pairs(ids_of(dest.account, uids)) do found[id] = true end
-  end
+  for _, id in pairs(ids_of(dest.account, uids)) do found[id] = true end
   return found
 end
 
@@ -262,27 +271,6 @@ local function batches(uids, sizes)
   return out
 end
 
--- present_all(dest, ids) -> what present() gives, its searches (GROUP
--- Message-IDs each) pipelined with search_many: one round trip for them
--- all, and one FETCH per BATCH of the messages found.
-local function present_all(dest, ids)
-  local groups = {}
-  for i, g in ipairs(chunks(ids, GROUP)) do groups[i] = any_id(g) end
-  if #groups == 0 then return {} end
-  local uids = dest.account:read(function(c)
-    local results, failures = c:search_many(groups)
-    local _, err = next(failures)
-    if err then error(err, 0) end
-    local all = {}
-    for _, r in pairs(results) do table.move(r, 1, #r, #all + 1, all) end
-    return all
-  end)
-  table.sort(uids)
-  local found = {}
-  for _, id in pairs(ids_of(dest.account, uids)) do found[id] = true end
-  return found
-end
-
 -- read_batch(src, uids) -> array of { uid, message, flags, date } in the
 -- order of uids, with one FETCH; a message gone from src is left out.
 local function read_batch(src, uids)
@@ -343,7 +331,7 @@ local function confirm(dest, msgs, results, ids)
   end
   if #ask == 0 then return out end
   dest:select(true)
-  local found = present_all(dest, ask)
+  local found = present(dest, ask)
   for _, uid in ipairs(asked) do
     if found[ids[uid]] then out[#out + 1] = uid end
   end
@@ -472,8 +460,7 @@ end
 local function transfer(x, t)
   local part, dest, ids = x.part, x.dest, x.ids
   dest:select(true)
-  local found = (x.sizes and present_all or present)(dest,
-    id_list(ids, part.uids))
+  local found = present(dest, id_list(ids, part.uids))
   local todo = {}
   for _, uid in ipairs(part.uids) do
     local id = ids[uid]

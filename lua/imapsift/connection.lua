@@ -115,23 +115,6 @@ local function vanished_of(r)
 end
 M.vanished_of = vanished_of
 
--- set_size(s) -> how many UIDs the set s names, without expanding it;
--- nil when a number is no UID (0, past 2^32 - 1) or a part is malformed.
-local function set_size(s)
-  local n = 0
-  for part in s:gmatch("[^,]+") do
-    local a, b = part:match("^(%d+):(%d+)$")
-    a, b = math.tointeger(tonumber(a or part)), math.tointeger(tonumber(b or
-      a or part))
-    if not a or not b or a < 1 or b < 1 or a > 0xffffffff or
-        b > 0xffffffff then
-      return nil
-    end
-    n = n + math.abs(b - a) + 1
-  end
-  return n
-end
-
 local function folds(r, intake)
   if STATE[r.type] then return true end
   return r.type == "FETCH" and
@@ -149,7 +132,7 @@ function Connection:absorb(r)
     -- After ENABLE QRESYNC expunges come as VANISHED (RFC 7162 3.2.7);
     -- VANISHED (EARLIER) names mail that was gone before, not now.
     local s, earlier = vanished_of(r)
-    local n = s and not earlier and set_size(s)
+    local n = s and not earlier and set.count(s)
     if n then box.exists = math.max(box.exists - n, 0) end
   elseif t == "FLAGS" and box then box.flags = r.flags
   elseif t == "CAPABILITY" then self:set_capabilities(r.caps)
@@ -419,7 +402,7 @@ end
 -- 3.2.5.2). A malformed one fails the command once it completes.
 local function take_vanished(intake, r, what)
   local s, earlier = vanished_of(r)
-  local n = s and set_size(s)
+  local n = s and set.count(s)
   if not n then
     intake.malformed = intake.malformed or "bad VANISHED response"
     return

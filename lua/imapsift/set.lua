@@ -93,6 +93,24 @@ local function set_number(digits, s)
   return v
 end
 
+-- count("1:3,7") -> 4: how many numbers the set string names, without
+-- expanding it; nil when a part is malformed or no message number (0,
+-- past 2^32 - 1, "*").
+function M.count(s)
+  local n = 0
+  for part in tostring(s):gmatch("[^,]+") do
+    local a, b = part:match("^(%d+):(%d+)$")
+    if not a then a = part:match("^%d+$"); b = a end
+    a, b = math.tointeger(tonumber(a)), math.tointeger(tonumber(b))
+    if not (a and b) or a < 1 or b < 1 or a > 0xffffffff or
+        b > 0xffffffff then
+      return nil
+    end
+    n = n + math.abs(b - a) + 1
+  end
+  return n
+end
+
 -- expand("1:3,7") -> { 1, 2, 3, 7 } in the order given (COPYUID pairs
 -- source and destination by position, so order matters). "*" cannot be
 -- expanded and raises. limit caps the count (default 10,000,000).
