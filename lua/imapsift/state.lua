@@ -5,8 +5,9 @@
 -- HIGHESTMODSEQ, so that Mailbox:changed() gives the messages whose flags
 -- changed since (RFC 7162 CONDSTORE; one SELECT with QRESYNC when
 -- offered) and Mailbox:vanished() those expunged since (QRESYNC's
--- VANISHED (EARLIER)). An unchanged mailbox costs one STATUS. A run records its updates as pending; the caller commits them
--- once the run went well.
+-- VANISHED (EARLIER)). An unchanged mailbox costs one STATUS. A run
+-- records its updates as pending; the caller commits them once the run
+-- went well.
 -- One file per account and mailbox:
 --   <dir>/<escaped account name>/<escaped mailbox name>.state
 
